@@ -1,0 +1,6 @@
+"""rpworker: the worker runtime baked into every rpbuild image."""
+
+from rpworker.progress import progress_update
+from rpworker.version import __version__
+
+__all__ = ["__version__", "progress_update"]

@@ -1,0 +1,111 @@
+"""One async interface over every kind of user handler.
+
+The reference SDK runs sync handlers on the event loop and misses generators
+hidden behind ``functools.partial`` or ``__call__``; here each kind is
+recognised once, blocking code always runs on an executor thread, and a plain
+function that happens to return a coroutine or a generator is still driven
+correctly, because the kind is confirmed from what the call returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Executor
+from enum import Enum
+from typing import Any
+
+from rpworker.types import Handler, Job
+
+_DONE = object()
+
+
+class HandlerKind(Enum):
+    FUNCTION = "function"
+    COROUTINE = "coroutine"
+    GENERATOR = "generator"
+    ASYNC_GENERATOR = "async_generator"
+
+
+def _target(handler: Handler) -> Any:
+    """The function whose code decides the kind (through partials and __call__)."""
+    target: Any = handler
+    while isinstance(target, functools.partial):
+        target = target.func
+    if not inspect.isroutine(target) and not inspect.isclass(target) and callable(target):
+        target = type(target).__call__
+    return inspect.unwrap(target)
+
+
+def classify(handler: Handler) -> HandlerKind:
+    if not callable(handler):
+        raise TypeError(f"handler must be callable, got {type(handler).__name__}")
+    target = _target(handler)
+    if inspect.isasyncgenfunction(target):
+        return HandlerKind.ASYNC_GENERATOR
+    if inspect.isgeneratorfunction(target):
+        return HandlerKind.GENERATOR
+    if inspect.iscoroutinefunction(target):
+        return HandlerKind.COROUTINE
+    return HandlerKind.FUNCTION
+
+
+def is_generator(handler: Handler) -> bool:
+    return classify(handler) in (HandlerKind.GENERATOR, HandlerKind.ASYNC_GENERATOR)
+
+
+async def _iterate_off_loop(gen: Iterator[Any], executor: Executor | None) -> AsyncIterator[Any]:
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            item = await loop.run_in_executor(executor, next, gen, _DONE)
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        gen.close()
+
+
+async def _as_stream(value: Any, executor: Executor | None) -> AsyncIterator[Any]:
+    if inspect.isasyncgen(value):
+        try:
+            async for item in value:
+                yield item
+        finally:
+            await value.aclose()
+    elif inspect.isgenerator(value):
+        async for item in _iterate_off_loop(value, executor):
+            yield item
+
+
+def _is_stream(value: Any) -> bool:
+    return inspect.isasyncgen(value) or inspect.isgenerator(value)
+
+
+class CallOutcome:
+    """What calling a handler produced: a single value or a stream of chunks."""
+
+    def __init__(self, value: Any = None, stream: AsyncIterator[Any] | None = None) -> None:
+        self.value = value
+        self.stream = stream
+
+
+async def call(handler: Handler, job: Job, executor: Executor | None = None) -> CallOutcome:
+    """Call ``handler`` without ever blocking the loop.
+
+    Plain functions run on ``executor``; what they return is inspected, so an
+    awaitable is awaited and a generator is streamed (iterated off the loop).
+    """
+    kind = classify(handler)
+    if kind is HandlerKind.FUNCTION:
+        loop = asyncio.get_running_loop()
+        value = await loop.run_in_executor(executor, handler, job)
+    else:
+        value = handler(job)
+    while inspect.isawaitable(value):
+        value = await value
+    if _is_stream(value):
+        return CallOutcome(stream=_as_stream(value, executor))
+    return CallOutcome(value=value)

@@ -1,0 +1,47 @@
+"""Run one job through a handler and produce its result body.
+
+Transport-free: the local API, the test mode and the production worker all
+call :func:`run_job` and decide themselves where chunks and results go.
+Cancellation (``task.cancel()``) and deadlines are the caller's scopes; a
+``CancelledError`` always propagates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from contextlib import aclosing
+from typing import Any
+
+from rpworker import handler as handlers
+from rpworker import results
+from rpworker.types import Handler, Job, ResultBody
+
+ChunkSink = Callable[[Any], Awaitable[None]]
+"""Receives each streamed value in order, as soon as it is produced."""
+
+
+async def run_job(
+    handler: Handler,
+    job: Job,
+    *,
+    aggregate: bool = False,
+    executor: Executor | None = None,
+    on_chunk: ChunkSink | None = None,
+) -> ResultBody:
+    try:
+        outcome = await handlers.call(handler, job, executor)
+        if outcome.stream is None:
+            return results.from_return(outcome.value)
+        chunks: list[Any] | None = [] if aggregate else None
+        async with aclosing(outcome.stream) as stream:
+            async for chunk in stream:
+                if on_chunk is not None:
+                    await on_chunk(chunk)
+                if chunks is not None:
+                    chunks.append(chunk)
+                if results.is_error_chunk(chunk):
+                    return results.from_error_chunk(chunk, chunks)
+        return {"output": chunks if chunks is not None else []}
+    except Exception as exc:
+        return results.from_exception(exc)

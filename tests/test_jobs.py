@@ -1,0 +1,162 @@
+"""run_job over every handler kind, through the shared adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from rpworker.handler import HandlerKind, classify
+from rpworker.jobs import run_job
+
+JOB = {"id": "j1", "input": {"n": 3}}
+
+
+def plain(job: dict[str, Any]) -> dict[str, Any]:
+    return {"sum": job["input"]["n"] + 1}
+
+
+async def coroutine(job: dict[str, Any]) -> int:
+    await asyncio.sleep(0)
+    return int(job["input"]["n"]) * 2
+
+
+def generator(job: dict[str, Any]) -> Iterator[int]:
+    yield from range(job["input"]["n"])
+
+
+async def async_generator(job: dict[str, Any]) -> AsyncIterator[str]:
+    for i in range(job["input"]["n"]):
+        await asyncio.sleep(0)
+        yield f"t{i}"
+
+
+class CallableGenerator:
+    def __call__(self, job: dict[str, Any]) -> Iterator[str]:
+        yield "a"
+        yield "b"
+
+
+class CallableAsync:
+    async def __call__(self, job: dict[str, Any]) -> str:
+        return "called"
+
+
+def scaled(job: dict[str, Any], factor: int) -> Iterator[int]:
+    yield job["input"]["n"] * factor
+
+
+@pytest.mark.parametrize(
+    ("handler", "kind"),
+    [
+        (plain, HandlerKind.FUNCTION),
+        (coroutine, HandlerKind.COROUTINE),
+        (generator, HandlerKind.GENERATOR),
+        (async_generator, HandlerKind.ASYNC_GENERATOR),
+        (CallableGenerator(), HandlerKind.GENERATOR),
+        (CallableAsync(), HandlerKind.COROUTINE),
+        (functools.partial(scaled, factor=2), HandlerKind.GENERATOR),
+    ],
+)
+def test_classify(handler: Any, kind: HandlerKind) -> None:
+    assert classify(handler) is kind
+
+
+@pytest.mark.parametrize(
+    ("handler", "aggregate", "expected"),
+    [
+        (plain, False, {"output": {"sum": 4}}),
+        (coroutine, False, {"output": 6}),
+        (generator, True, {"output": [0, 1, 2]}),
+        (generator, False, {"output": []}),
+        (async_generator, True, {"output": ["t0", "t1", "t2"]}),
+        (CallableGenerator(), True, {"output": ["a", "b"]}),
+        (CallableAsync(), False, {"output": "called"}),
+        (functools.partial(scaled, factor=5), True, {"output": [15]}),
+    ],
+)
+async def test_results(handler: Any, aggregate: bool, expected: dict[str, Any]) -> None:
+    chunks: list[Any] = []
+
+    async def sink(chunk: Any) -> None:
+        chunks.append(chunk)
+
+    body = await run_job(handler, JOB, aggregate=aggregate, on_chunk=sink)
+    assert body == expected
+    if aggregate:
+        assert chunks == expected["output"]
+
+
+async def test_returned_dict_maps_error_and_refresh() -> None:
+    body = await run_job(lambda job: {"error": "bad", "refresh_worker": True, "x": 1}, JOB)
+    assert body == {"output": {"x": 1}, "error": "bad", "stopPod": True}
+
+
+async def test_exception_gives_structured_error() -> None:
+    def boom(job: dict[str, Any]) -> None:
+        raise ValueError("nope")
+
+    body = await run_job(boom, JOB)
+    details = json.loads(body["error"])
+    assert details["error_type"] == "<class 'ValueError'>"
+    assert details["error_message"] == "nope"
+    assert "Traceback" in details["error_traceback"]
+    assert {"hostname", "worker_id"} <= details.keys()
+
+
+async def test_yielded_error_is_streamed_and_fails_with_its_fields() -> None:
+    def gen(job: dict[str, Any]) -> Iterator[Any]:
+        yield "ok"
+        yield {"error": "model crashed", "code": 7}
+        yield "never"
+
+    chunks: list[Any] = []
+
+    async def sink(chunk: Any) -> None:
+        chunks.append(chunk)
+
+    body = await run_job(gen, JOB, on_chunk=sink)
+    assert chunks == ["ok", {"error": "model crashed", "code": 7}]
+    assert body == {"error": "model crashed", "output": {"code": 7}}
+
+
+async def test_sync_handler_runs_off_the_loop() -> None:
+    loop_thread = threading.get_ident()
+    seen: list[int] = []
+
+    def blocking(job: dict[str, Any]) -> str:
+        seen.append(threading.get_ident())
+        time.sleep(0.3)
+        return "done"
+
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    tick_task = asyncio.create_task(ticker())
+    body = await run_job(blocking, JOB)
+    tick_task.cancel()
+    assert body == {"output": "done"}
+    assert seen and seen[0] != loop_thread
+    assert ticks >= 10
+
+
+async def test_plain_function_returning_a_generator_is_streamed() -> None:
+    def factory(job: dict[str, Any]) -> Iterator[int]:
+        return iter_values()
+
+    def iter_values() -> Iterator[int]:
+        yield 1
+        yield 2
+
+    assert await run_job(factory, JOB, aggregate=True) == {"output": [1, 2]}
