@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from concurrent.futures import Executor
 from enum import Enum
 from typing import Any
@@ -56,7 +56,9 @@ def is_generator(handler: Handler) -> bool:
     return classify(handler) in (HandlerKind.GENERATOR, HandlerKind.ASYNC_GENERATOR)
 
 
-async def _iterate_off_loop(gen: Iterator[Any], executor: Executor | None) -> AsyncIterator[Any]:
+async def _iterate_off_loop(
+    gen: Generator[Any, None, None], executor: Executor | None
+) -> AsyncGenerator[Any, None]:
     loop = asyncio.get_running_loop()
     try:
         while True:
@@ -68,7 +70,7 @@ async def _iterate_off_loop(gen: Iterator[Any], executor: Executor | None) -> As
         gen.close()
 
 
-async def _as_stream(value: Any, executor: Executor | None) -> AsyncIterator[Any]:
+async def _as_stream(value: Any, executor: Executor | None) -> AsyncGenerator[Any, None]:
     if inspect.isasyncgen(value):
         try:
             async for item in value:
@@ -87,7 +89,7 @@ def _is_stream(value: Any) -> bool:
 class CallOutcome:
     """What calling a handler produced: a single value or a stream of chunks."""
 
-    def __init__(self, value: Any = None, stream: AsyncIterator[Any] | None = None) -> None:
+    def __init__(self, value: Any = None, stream: AsyncGenerator[Any, None] | None = None) -> None:
         self.value = value
         self.stream = stream
 
