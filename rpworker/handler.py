@@ -57,7 +57,7 @@ def is_generator(handler: Handler) -> bool:
 
 
 async def _iterate_off_loop(
-    gen: Generator[Any, None, None], executor: Executor | None
+    gen: Generator[Any, Any, Any], executor: Executor | None
 ) -> AsyncGenerator[Any, None]:
     loop = asyncio.get_running_loop()
     try:
