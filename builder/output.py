@@ -1,0 +1,221 @@
+"""What every command shows: live on a terminal, plain lines in logs and CI, JSON for machines.
+
+Commands report through one :class:`Output` so the choice of display is made
+once. Results and streamed chunks go to stdout; progress and messages go to
+stderr, so ``--json`` output on stdout stays a single parseable document and
+a person still sees what happens.
+
+- ``live``: a terminal that is not CI; per-item progress (layers of a push,
+  steps of a build) is redrawn in place below the scrolling messages.
+- ``plain``: no terminal, or ``CI`` set; one line per change of state, never
+  a line per byte count, so logs stay short.
+- ``json``: ``--json``; messages as plain lines on stderr, the result as JSON
+  on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+from typing import Any, TextIO, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_VERBOSITY_KEY = "rpbuild.verbosity"
+
+
+class Mode(Enum):
+    LIVE = "live"
+    PLAIN = "plain"
+    JSON = "json"
+
+
+class Verbosity(IntEnum):
+    QUIET = 0
+    NORMAL = 1
+    VERBOSE = 2
+
+
+def _in_ci(environ: dict[str, str]) -> bool:
+    return environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def detect_mode(
+    stream: TextIO, *, json_output: bool = False, environ: dict[str, str] | None = None
+) -> Mode:
+    if json_output:
+        return Mode.JSON
+    env = dict(os.environ) if environ is None else environ
+    if stream.isatty() and not _in_ci(env) and env.get("TERM") != "dumb":
+        return Mode.LIVE
+    return Mode.PLAIN
+
+
+@dataclass
+class _Board:
+    """Lines redrawn in place at the bottom of a terminal (one per tracked item)."""
+
+    stream: TextIO
+    lines: dict[str, str] = field(default_factory=dict)
+    drawn: int = 0
+
+    def erase(self) -> None:
+        if self.drawn:
+            # Up to the board's first line, then clear to the end of the screen.
+            self.stream.write(f"\x1b[{self.drawn}F\x1b[J")
+            self.drawn = 0
+
+    def draw(self) -> None:
+        for text in self.lines.values():
+            self.stream.write(f"{text}\n")
+        self.drawn = len(self.lines)
+        self.stream.flush()
+
+
+@dataclass
+class Output:
+    mode: Mode = Mode.PLAIN
+    verbosity: Verbosity = Verbosity.NORMAL
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    _board: _Board | None = None
+    _states: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.mode is Mode.LIVE:
+            self._board = _Board(self.err)
+
+    def _message(self, text: str) -> None:
+        if self._board is not None:
+            self._board.erase()
+        self.err.write(f"{text}\n")
+        if self._board is not None:
+            self._board.draw()
+        self.err.flush()
+
+    def info(self, text: str) -> None:
+        """A message for people; hidden by --quiet."""
+        if self.verbosity >= Verbosity.NORMAL:
+            self._message(text)
+
+    def detail(self, text: str) -> None:
+        """Only with --verbose: raw tool output, commands run, timings."""
+        if self.verbosity >= Verbosity.VERBOSE:
+            self._message(text)
+
+    def warn(self, text: str) -> None:
+        """Shown even with --quiet."""
+        self._message(f"warning: {text}")
+
+    def progress(
+        self, key: str, state: str, current: int | None = None, total: int | None = None
+    ) -> None:
+        """The state of one tracked item (a build step, a pushed layer).
+
+        Live mode redraws the item's line with a byte count; other modes print
+        a line only when ``state`` changes.
+        """
+        if self.verbosity < Verbosity.NORMAL:
+            return
+        if self._board is not None:
+            self._board.erase()
+            self._board.lines[key] = f"{key}: {state}{_fraction(current, total)}"
+            self._board.draw()
+            return
+        if self._states.get(key) != state:
+            self._states[key] = state
+            self._message(f"{key}: {state}")
+
+    def done(self, key: str, state: str) -> None:
+        """A tracked item finished: it leaves the live board as a normal message."""
+        if self._board is not None:
+            self._board.lines.pop(key, None)
+        self._states.pop(key, None)
+        self.info(f"{key}: {state}")
+
+    def chunk(self, value: Any) -> None:
+        """One streamed chunk of a job's output, shown as it arrives."""
+        if self.mode is Mode.JSON:
+            return
+        text = value if isinstance(value, str) else json.dumps(value)
+        self._result_line(text)
+
+    def result(self, data: Any, text: str | None = None) -> None:
+        """A command's result: the JSON document with --json, else ``text`` (or pretty JSON)."""
+        if self.mode is Mode.JSON:
+            self._result_line(json.dumps(data))
+            return
+        self._result_line(text if text is not None else json.dumps(data, indent=2))
+
+    def _result_line(self, text: str) -> None:
+        if self._board is not None:
+            self._board.erase()
+        self.out.write(f"{text}\n")
+        self.out.flush()
+        if self._board is not None:
+            self._board.draw()
+
+
+def _fraction(current: int | None, total: int | None) -> str:
+    if current is None:
+        return ""
+    if total:
+        return f" {_size(current)}/{_size(total)} ({100 * current // total}%)"
+    return f" {_size(current)}"
+
+
+def _size(count: int) -> str:
+    value, unit = float(count), "B"
+    for larger in ("kB", "MB", "GB"):
+        if value < 1000:
+            break
+        value, unit = value / 1000, larger
+    return f"{count}B" if unit == "B" else f"{value:.1f}{unit}"
+
+
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        level = Verbosity.VERBOSE if param.name == "verbose" else Verbosity.QUIET
+        ctx.find_root().meta[_VERBOSITY_KEY] = level
+
+
+def verbosity_options(command: F) -> F:
+    """``--verbose``/``--quiet`` for the group; commands read them through :func:`for_command`."""
+    quiet = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_verbosity,
+        help="Show only warnings, errors and results.",
+    )
+    verbose = click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_verbosity,
+        help="Also show raw tool output and the commands run.",
+    )
+    return verbose(quiet(command))
+
+
+def json_option(command: F) -> F:
+    return click.option(
+        "--json", "json_output", is_flag=True, help="Print the result as JSON on stdout."
+    )(command)
+
+
+def for_command(json_output: bool = False) -> Output:
+    """The output for the running click command, honouring the group's verbosity flags."""
+    ctx = click.get_current_context(silent=True)
+    verbosity = Verbosity.NORMAL
+    if ctx is not None:
+        verbosity = ctx.find_root().meta.get(_VERBOSITY_KEY, Verbosity.NORMAL)
+    return Output(mode=detect_mode(sys.stderr, json_output=json_output), verbosity=verbosity)

@@ -1,0 +1,158 @@
+"""rpbuild.yaml: parse, validate (every error at once), resolve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from builder import config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / config.FILE_NAME).write_text(text)
+    return tmp_path
+
+
+def problems(tmp_path: Path, text: str, known_cuda: tuple[str, ...] = ()) -> config.ConfigError:
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(write(tmp_path, text), known_cuda)
+    return caught.value
+
+
+def test_no_file_means_no_config(tmp_path: Path) -> None:
+    assert config.load(tmp_path) is None
+
+
+def test_full_file_resolves(tmp_path: Path) -> None:
+    loaded = config.load(
+        write(
+            tmp_path,
+            """
+cuda: "12.1"
+python: "3.11"
+torch: "2.4.1"
+ubuntu: "22.04"
+flavor: devel
+repository: 127.0.0.1:5000/team/worker
+tags: [latest, v1]
+handler: src/handler.py
+requirements: requirements.txt
+system_packages: [ffmpeg, libgl1]
+build_args: {MODEL: small, LAYERS: 12, FAST: true}
+gpu:
+  min_gpus: 2
+  min_gpu_memory: 16000
+  min_compute_capability: "8.0"
+""",
+        )
+    )
+    assert loaded is not None
+    assert (loaded.cuda, loaded.python, loaded.torch, loaded.flavor) == (
+        "12.1",
+        "3.11",
+        "2.4.1",
+        "devel",
+    )
+    assert loaded.repository == "127.0.0.1:5000/team/worker"
+    assert loaded.tags == ("latest", "v1")
+    assert loaded.system_packages == ("ffmpeg", "libgl1")
+    assert loaded.build_args == {"MODEL": "small", "LAYERS": "12", "FAST": "true"}
+    assert (loaded.min_gpus, loaded.min_gpu_memory, loaded.min_compute_capability) == (
+        2,
+        16000,
+        "8.0",
+    )
+    assert loaded.directory == tmp_path
+
+
+def test_nulls_and_empty_file_keep_defaults(tmp_path: Path) -> None:
+    loaded = config.load(write(tmp_path, "torch: null\ngpu:\n  min_gpus: null\n"))
+    assert loaded is not None
+    assert loaded.torch is None and loaded.min_gpus is None and loaded.handler == "handler.py"
+    assert config.load(write(tmp_path, "")) == config.ProjectConfig(path=tmp_path / "rpbuild.yaml")
+
+
+def test_unknown_key_names_file_key_and_allowed_keys(tmp_path: Path) -> None:
+    error = problems(tmp_path, 'cuda: "12.1"\ncudaa: "12.1"\n')
+    assert error.exit_code == 2
+    [issue] = error.issues
+    assert issue.key == "cudaa"
+    assert str(tmp_path / "rpbuild.yaml") in error.message
+    assert "cudaa: unknown key" in error.message
+    assert "allowed: cuda, python, torch" in error.message
+
+
+def test_unknown_gpu_key_is_reported_with_its_path(tmp_path: Path) -> None:
+    error = problems(tmp_path, "gpu:\n  min_vram: 8\n")
+    assert "gpu.min_vram: unknown key" in error.message
+    assert "min_gpus, min_gpu_memory, min_compute_capability" in error.message
+
+
+def test_every_error_is_reported_at_once(tmp_path: Path) -> None:
+    error = problems(
+        tmp_path,
+        """
+python: 3.10
+flavor: slim
+tags: latest
+system_packages: [ffmpeg, "Bad Name"]
+colour: blue
+gpu:
+  min_gpus: 0
+  min_gpu_memory: "16GB"
+""",
+    )
+    keys = [issue.key for issue in error.issues]
+    assert keys == [
+        "python",
+        "flavor",
+        "tags",
+        "system_packages[1]",
+        "colour",
+        "gpu.min_gpus",
+        "gpu.min_gpu_memory",
+    ]
+    assert f"{len(keys)} problem(s)" in error.message
+
+
+def test_bad_value_type_explains_quoting(tmp_path: Path) -> None:
+    error = problems(tmp_path, "python: 3.10\n")
+    [issue] = error.issues
+    assert issue.value == 3.1
+    assert 'must be a quoted string, e.g. python: "3.1"' in error.message
+    assert "YAML reads 3.10 as the number 3.1" in error.message
+
+
+def test_bad_cuda_lists_the_known_releases(tmp_path: Path) -> None:
+    error = problems(tmp_path, 'cuda: "12.3"\n', known_cuda=("11.8.0", "12.1.1", "12.4.1"))
+    assert "cuda: unknown CUDA release (got '12.3'); allowed: 11.8.0, 12.1.1, 12.4.1" in (
+        error.message
+    )
+    assert config.load(write(tmp_path, 'cuda: "12.1"\n'), ("12.1.1",)) is not None
+    assert config.load(write(tmp_path, 'cuda: "12.1.1"\n'), ("12.1.1",)) is not None
+
+
+def test_malformed_cuda_says_what_a_release_looks_like(tmp_path: Path) -> None:
+    error = problems(tmp_path, 'cuda: "twelve"\n')
+    assert 'allowed: a CUDA release such as "12.1"' in error.message
+
+
+def test_flavor_lists_choices(tmp_path: Path) -> None:
+    error = problems(tmp_path, "flavor: slim\n")
+    assert "flavor: unknown choice (got 'slim'); allowed: runtime, devel" in error.message
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    error = problems(tmp_path, 'cuda: "12.1"\npython: [3.11\n')
+    assert "not valid YAML" in error.message and "line" in error.message
+
+
+@pytest.mark.parametrize("text", ["- cuda\n- python\n", "just text\n"])
+def test_top_level_must_be_a_mapping(tmp_path: Path, text: str) -> None:
+    assert "must be a mapping" in problems(tmp_path, text).message
+
+
+def test_absolute_handler_path_is_refused(tmp_path: Path) -> None:
+    error = problems(tmp_path, "handler: /srv/handler.py\n")
+    assert "handler: invalid file name" in error.message
