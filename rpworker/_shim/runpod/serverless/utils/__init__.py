@@ -1,0 +1,5 @@
+"""``runpod.serverless.utils``: the helpers handlers import."""
+
+from . import rp_validator
+
+__all__ = ["rp_validator"]

@@ -1,0 +1,5 @@
+"""``runpod.serverless.modules``: the SDK modules handlers reach into."""
+
+from . import rp_logger, rp_progress
+
+__all__ = ["rp_logger", "rp_progress"]

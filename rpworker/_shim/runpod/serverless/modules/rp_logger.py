@@ -1,0 +1,5 @@
+"""``runpod.serverless.modules.rp_logger``."""
+
+from rpworker.logs import RunPodLogger
+
+__all__ = ["RunPodLogger"]

@@ -1,0 +1,79 @@
+"""The ``rpworker`` command: run a handler file the way ``python handler.py`` would.
+
+``import runpod`` in that file resolves to rpworker's alias package, which is
+put on ``sys.path`` of this process only: the wheel installs no top-level
+``runpod``, so an environment with the real SDK (for its client) is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+from pathlib import Path
+
+from rpworker import logs
+from rpworker.serverless import ConfigError
+from rpworker.version import __version__
+
+SHIM_DIR = Path(__file__).resolve().parent / "_shim"
+HANDLER_ENV = "RPWORKER_HANDLER"
+
+USAGE = f"""\
+usage: rpworker FILE [flags...]     run a handler file (FILE may come from ${HANDLER_ENV})
+       rpworker gpu-check [args...]  check the GPUs and driver against the image's CUDA
+       rpworker --help | --version
+
+Flags after FILE are the SDK's: --test_input JSON, --test_output JSON,
+--rp_serve_api, --rp_api_host, --rp_api_port, --rp_api_concurrency, --rp_log_level
+(see `rpworker FILE --help`). Without flags FILE runs one job from ./test_input.json;
+with RUNPOD_WEBHOOK_GET_JOB set it runs as a production worker.
+"""
+
+
+class LaunchError(Exception):
+    """The handler file cannot be run; exit status 2."""
+
+
+def _handler_file(argv: list[str]) -> tuple[str, list[str]]:
+    if argv and not argv[0].startswith("-"):
+        return argv[0], argv[1:]
+    from_env = os.environ.get(HANDLER_ENV)
+    if from_env:
+        return from_env, argv
+    raise LaunchError(f"no handler file: run `rpworker FILE [flags]` or set {HANDLER_ENV}=FILE")
+
+
+def run_file(path: str, flags: list[str]) -> int:
+    """Run ``path`` as ``__main__``; it must call ``start``, which exits."""
+    file = Path(path)
+    if not file.is_file():
+        raise LaunchError(f"handler file {path} not found (cwd: {os.getcwd()})")
+    sys.argv = [path, *flags]
+    logs.setup(os.environ.get("RUNPOD_LOG_LEVEL"))
+    sys.path[:0] = [str(SHIM_DIR), str(file.resolve().parent)]
+    runpy.run_path(path, run_name="__main__")
+    raise LaunchError(
+        f"{path} finished without starting the worker: end it with "
+        "runpod.serverless.start({'handler': your_handler})"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] in (["-h"], ["--help"]):
+        print(USAGE, end="")
+        return 0
+    if args[:1] == ["--version"]:
+        print(f"rpworker {__version__}")
+        return 0
+    if args[:1] == ["gpu-check"]:
+        from rpworker.gpu import main as gpu_check
+
+        return gpu_check(args[1:])
+    try:
+        path, flags = _handler_file(args)
+        return run_file(path, flags)
+    except (LaunchError, ConfigError) as exc:
+        print(f"rpworker: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,65 @@
+"""``start(config)``: the entry point handlers call, choosing the mode to run in.
+
+Production (the platform sets ``RUNPOD_WEBHOOK_GET_JOB``), the local API
+(``--rp_serve_api``) or one test job; each returns an exit status and
+``start`` exits with it, as the SDK's ``start`` never returns either.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import NoReturn
+
+from rpworker import logs
+from rpworker.flags import parse_flags
+from rpworker.types import Config
+
+
+class ConfigError(ValueError):
+    """The dict passed to ``start`` cannot run; the message says what to change."""
+
+
+def check_config(config: object) -> Config:
+    if not isinstance(config, dict):
+        raise ConfigError(
+            f"start() takes a dict such as {{'handler': my_handler}}, got {type(config).__name__}"
+        )
+    if "handler" not in config:
+        raise ConfigError(
+            "start() needs config['handler']: the function that takes a job dict and "
+            "returns (or yields) its output"
+        )
+    if not callable(config["handler"]):
+        raise ConfigError(
+            f"config['handler'] must be callable (a function taking the job dict), "
+            f"got {type(config['handler']).__name__}"
+        )
+    modifier = config.get("concurrency_modifier")
+    if modifier is not None and not callable(modifier):
+        raise ConfigError(
+            "config['concurrency_modifier'] must be a function int -> int, "
+            f"got {type(modifier).__name__}"
+        )
+    return config
+
+
+def start(config: Config) -> NoReturn:
+    """Run the handler in ``config`` in the mode the environment and flags select."""
+    config = check_config(config)
+    flags = parse_flags()
+    if os.environ.get("RUNPOD_WEBHOOK_GET_JOB"):
+        from rpworker.worker import run_worker
+
+        code = run_worker(config)
+    else:
+        logs.setup(flags.log_level)
+        if flags.serve_api:
+            from rpworker import local_api
+
+            code = local_api.run(config, flags)
+        else:
+            from rpworker import test_mode
+
+            code = test_mode.run(config, flags)
+    sys.exit(code)

@@ -1,0 +1,119 @@
+"""Local test mode: run one job from ``--test_input`` or ``./test_input.json``.
+
+stdout carries JSON lines a program can read: ``{"chunk": ...}`` for each
+streamed value as it is produced, ``{"progress": ...}`` for each
+``progress_update``, and last the job's result body (``{"output": ...}`` or
+``{"error": ...}``). Everything for humans goes to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from rpworker import progress, results
+from rpworker.flags import Flags
+from rpworker.jobs import run_job
+from rpworker.types import Config, Job, ResultBody
+
+log = logging.getLogger("rpworker")
+
+INPUT_FILE = "test_input.json"
+DEFAULT_ID = "local_test"
+EXAMPLE = '\'{"input": {"prompt": "hi"}}\''
+
+
+class TestInputError(ValueError):
+    """The test job or expected output cannot be used; exit status 2."""
+
+
+def _parse(text: str, source: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TestInputError(f"{source} is not valid JSON ({exc})") from None
+
+
+def load_job(test_input: str | None) -> Job:
+    """The test job: from the flag, else from ./test_input.json."""
+    if test_input is not None:
+        source = "--test_input"
+        job = _parse(test_input, source)
+    elif os.path.exists(INPUT_FILE):
+        source = f"./{INPUT_FILE}"
+        with open(INPUT_FILE, encoding="utf-8") as file:
+            job = _parse(file.read(), source)
+    else:
+        raise TestInputError(
+            f"no test job: pass --test_input {EXAMPLE} or create ./{INPUT_FILE} in {os.getcwd()}"
+        )
+    if not isinstance(job, dict) or "input" not in job:
+        raise TestInputError(f"{source} must be a JSON object with an 'input' key, e.g. {EXAMPLE}")
+    job.setdefault("id", DEFAULT_ID)
+    return job
+
+
+def _emit(line: dict[str, Any]) -> None:
+    print(json.dumps(line, default=repr), flush=True)
+
+
+async def _execute(config: Config, job: Job) -> ResultBody:
+    async def on_chunk(chunk: Any) -> None:
+        _emit({"chunk": chunk})
+
+    with progress.listening(str(job["id"]), lambda value: _emit({"progress": value})):
+        return await run_job(
+            config["handler"],
+            job,
+            aggregate=bool(config.get("return_aggregate_stream")),
+            on_chunk=on_chunk,
+        )
+
+
+def output_diff(expected: Any, actual: Any) -> str:
+    def lines(value: Any) -> list[str]:
+        return json.dumps(value, indent=2, sort_keys=True, default=repr).splitlines()
+
+    return "\n".join(
+        difflib.unified_diff(
+            lines(expected), lines(actual), "expected (--test_output)", "output", lineterm=""
+        )
+    )
+
+
+def _report_error(job: Job, error: str) -> None:
+    try:
+        details = json.loads(error)
+    except json.JSONDecodeError:
+        details = None
+    if isinstance(details, dict) and "error_traceback" in details:
+        log.error("job %s raised:\n%s", job["id"], details["error_traceback"].rstrip())
+    else:
+        log.error("job %s failed: %s", job["id"], error)
+
+
+def run(config: Config, flags: Flags) -> int:
+    """Run the test job; 0 on success, 1 on failure or mismatch, 2 on unusable input."""
+    try:
+        job = load_job(flags.test_input)
+        expected = None if flags.test_output is None else _parse(flags.test_output, "--test_output")
+    except TestInputError as exc:
+        print(f"rpworker: error: {exc}", file=sys.stderr)
+        return 2
+    log.info("running test job %s", job["id"])
+    body = asyncio.run(_execute(config, job))
+    _emit(body)
+    if results.is_failure(body):
+        _report_error(job, body["error"])
+        return 1
+    if flags.test_output is not None and body.get("output") != expected:
+        diff = output_diff(expected, body.get("output"))
+        log.error("output differs from --test_output:\n%s", diff)
+        return 1
+    log.info("job %s completed", job["id"])
+    return 0

@@ -1,0 +1,113 @@
+"""The ``rpworker`` command: the runpod alias, file resolution and user errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from rpworker.version import __version__
+from tests.fixtures.worker_process import json_lines, run_rpworker, write_handler
+
+JOB = ("--test_input", '{"input": {}}')
+
+
+def test_runpod_is_not_importable_outside_the_launcher(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "import runpod"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert "No module named 'runpod'" in done.stderr
+
+
+def test_runpod_resolves_to_the_runtime(tmp_path: Path) -> None:
+    source = """
+    import rpworker
+    from runpod.serverless.utils.rp_validator import validate
+    from runpod.serverless.modules.rp_logger import RunPodLogger
+    RunPodLogger().info("logger works")
+    def handler(job):
+        return {
+            "same_start": runpod.serverless.start is rpworker.start,
+            "same_validate": validate is rpworker.validate,
+            "version": runpod.__version__,
+        }
+    """
+    done = run_rpworker(str(write_handler(tmp_path, source)), *JOB, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    expected = {"same_start": True, "same_validate": True, "version": __version__}
+    assert json_lines(done.stdout) == [{"output": expected}]
+    assert "logger works" in done.stderr
+
+
+def test_handler_may_use_rpworker_directly(tmp_path: Path) -> None:
+    (tmp_path / "handler.py").write_text(
+        "import rpworker\nrpworker.start({'handler': lambda job: 'direct'})\n"
+    )
+    done = run_rpworker("handler.py", *JOB, cwd=tmp_path)
+    assert json_lines(done.stdout) == [{"output": "direct"}]
+
+
+def test_file_directory_first_on_path_and_unknown_flags_kept(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "helpers.py").write_text("ANSWER = 42\n")
+    source = """
+    import sys
+    import helpers
+    def handler(job):
+        return [helpers.ANSWER, sys.argv[1:]]
+    """
+    handler = write_handler(app, source)
+    done = run_rpworker(str(handler), *JOB, "--model", "small", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json_lines(done.stdout) == [{"output": [42, ["--model", "small"]]}]
+
+
+def test_handler_file_from_the_environment(tmp_path: Path) -> None:
+    handler = write_handler(tmp_path, "def handler(job):\n    return 'from env'\n")
+    done = run_rpworker(*JOB, cwd=tmp_path, env={"RPWORKER_HANDLER": str(handler)})
+    assert json_lines(done.stdout) == [{"output": "from env"}]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    done = run_rpworker("nope.py", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "handler file nope.py not found" in done.stderr
+
+
+def test_no_file_at_all(tmp_path: Path) -> None:
+    done = run_rpworker(*JOB, cwd=tmp_path, env={"RPWORKER_HANDLER": ""})
+    assert done.returncode == 2
+    assert "RPWORKER_HANDLER" in done.stderr
+
+
+def test_file_that_never_starts(tmp_path: Path) -> None:
+    (tmp_path / "handler.py").write_text("def handler(job):\n    return 1\n")
+    done = run_rpworker("handler.py", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "runpod.serverless.start(" in done.stderr
+
+
+def test_config_without_handler(tmp_path: Path) -> None:
+    (tmp_path / "handler.py").write_text("import runpod\nrunpod.serverless.start({})\n")
+    done = run_rpworker("handler.py", *JOB, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "start() needs config['handler']" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_help_and_version(tmp_path: Path) -> None:
+    assert "rpworker FILE [flags...]" in run_rpworker("--help", cwd=tmp_path).stdout
+    assert run_rpworker("--version", cwd=tmp_path).stdout == f"rpworker {__version__}\n"
+    handler = write_handler(tmp_path, "def handler(job):\n    return 1\n")
+    flags_help = run_rpworker(str(handler), "--help", cwd=tmp_path)
+    assert flags_help.returncode == 0
+    assert "--rp_api_concurrency N" in flags_help.stdout
+
+
+def test_bad_flag_value(tmp_path: Path) -> None:
+    handler = write_handler(tmp_path, "def handler(job):\n    return 1\n")
+    done = run_rpworker(str(handler), "--rp_api_concurrency", "0", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--rp_api_concurrency: must be 1 or more, got 0" in done.stderr

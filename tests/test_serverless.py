@@ -1,0 +1,68 @@
+"""``start(config)``: config checks, flag parsing and the choice of mode."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from typing import Any
+
+import pytest
+
+from rpworker.flags import Flags, parse_flags
+from rpworker.serverless import ConfigError, start
+
+
+def handler(job: dict[str, Any]) -> str:
+    return "ok"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ([handler], "start() takes a dict"),
+        ({}, "start() needs config['handler']"),
+        ({"handler": "handler"}, "config['handler'] must be callable"),
+        ({"handler": handler, "concurrency_modifier": 4}, "must be a function int -> int"),
+    ],
+)
+def test_bad_config(config: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        start(config)
+
+
+def test_flags_parsed_and_unknown_ones_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["h.py", "--rp_serve_api", "--rp_api_port", "9001", "--mine", "--rp_log_level", "warn"],
+    )
+    monkeypatch.delenv("RUNPOD_LOG_LEVEL", raising=False)
+    assert parse_flags() == Flags(log_level="WARN", serve_api=True, api_port=9001)
+    assert sys.argv == ["h.py", "--mine"]
+
+
+def test_production_mode_runs_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the platform's env set, start hands the config to run_worker and exits with its code."""
+    seen: list[Any] = []
+    worker = types.ModuleType("rpworker.worker")
+    worker.run_worker = lambda config: seen.append(config) or 3  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "rpworker.worker", worker)
+    monkeypatch.setenv("RUNPOD_WEBHOOK_GET_JOB", "http://127.0.0.1:9/job-take/$ID?gpu=x")
+    monkeypatch.setattr(sys, "argv", ["h.py", "--test_input", '{"input": 1}'])
+    config = {"handler": handler}
+    with pytest.raises(SystemExit) as exited:
+        start(config)
+    assert exited.value.code == 3
+    assert seen == [config]
+
+
+def test_test_mode_is_the_default(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("RUNPOD_WEBHOOK_GET_JOB", raising=False)
+    monkeypatch.setattr(sys, "argv", ["h.py", "--test_input", '{"input": 1}'])
+    with pytest.raises(SystemExit) as exited:
+        start({"handler": handler})
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == '{"output": "ok"}\n'
