@@ -1,0 +1,394 @@
+"""The GPU check through the real pynvml, answered by the fake libnvidia-ml.so.1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rpworker import cuda_compat, gpu
+from rpworker.gpu_probe import DeviceFacts, GpuFacts
+from tests.fixtures.fake_nvml import GpuCheck, clean_env, real_nvml_present
+
+
+def report(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert result.stderr == "", result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def codes(data: dict[str, Any]) -> list[tuple[str, int | None]]:
+    return [(finding["code"], finding["device"]) for finding in data["findings"]]
+
+
+def test_healthy_gpu_reports_its_facts_and_exits_0(gpu_check: GpuCheck) -> None:
+    result = gpu_check(
+        "--json",
+        RPBUILD_CUDA_VERSION="12.1.1",
+        FAKE_NVML_DRIVER_VERSION="550.54.15",
+        FAKE_NVML_CUDA_VERSION="12040",
+        FAKE_NVML_DEVICE0_NAME="NVIDIA H100 80GB HBM3",
+        FAKE_NVML_DEVICE0_UUID="GPU-1234",
+        FAKE_NVML_DEVICE0_MEMORY_TOTAL_MB="81559",
+        FAKE_NVML_DEVICE0_MEMORY_FREE_MB="80000",
+        FAKE_NVML_DEVICE0_COMPUTE_CAPABILITY="9.0",
+        FAKE_NVML_DEVICE0_MIG_MODE="1",
+    )
+    assert result.returncode == 0
+    data = report(result)
+    assert data["healthy"] is True
+    assert data["findings"] == []
+    assert data["driver_version"] == "550.54.15"
+    assert data["cuda_driver_version"] == "12.4"
+    assert (data["image_cuda"], data["image_cuda_source"]) == ("12.1", "RPBUILD_CUDA_VERSION")
+    assert data["devices"] == [
+        {
+            "index": 0,
+            "name": "NVIDIA H100 80GB HBM3",
+            "uuid": "GPU-1234",
+            "memory_total_mb": 81559,
+            "memory_free_mb": 80000,
+            "compute_capability": "9.0",
+            "mig": "enabled",
+        }
+    ]
+
+
+def test_library_not_found_says_to_start_with_the_nvidia_runtime(gpu_check: GpuCheck) -> None:
+    if real_nvml_present():
+        pytest.skip("this machine has a real libnvidia-ml: the library cannot be missing here")
+    result = gpu_check("--json", fake=False)
+    assert result.returncode == 1
+    data = report(result)
+    assert codes(data) == [("nvml-library-not-found", None)]
+    assert "--gpus all" in data["findings"][0]["fix"]
+    assert data["devices"] == []
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "fix_words"),
+    [
+        ("DRIVER_NOT_LOADED", "driver-not-loaded", "nvidia-smi"),
+        ("NO_PERMISSION", "no-permission", "/dev/nvidia"),
+        ("LIB_RM_VERSION_MISMATCH", "driver-library-mismatch", "reboot"),
+        ("UNKNOWN", "nvml-error", "nvidia-smi"),
+    ],
+)
+def test_init_errors_are_classified(
+    gpu_check: GpuCheck, error: str, code: str, fix_words: str
+) -> None:
+    result = gpu_check("--json", FAKE_NVML_INIT_ERROR=error)
+    assert result.returncode == 1
+    data = report(result)
+    assert codes(data) == [(code, None)]
+    assert fix_words in data["findings"][0]["fix"]
+    assert data["driver_version"] == "n/a"
+
+
+def test_zero_gpus_names_the_visible_devices_setting(gpu_check: GpuCheck) -> None:
+    result = gpu_check("--json", FAKE_NVML_DEVICE_COUNT="0")
+    assert result.returncode == 1
+    data = report(result)
+    assert codes(data) == [("no-gpus", None)]
+    assert "NVIDIA_VISIBLE_DEVICES" in data["findings"][0]["fix"]
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        ("GPU_IS_LOST", "gpu-lost"),
+        ("RESET_REQUIRED", "reset-required"),
+        ("TIMEOUT", "device-error"),
+    ],
+)
+def test_a_failing_device_is_named_and_the_others_still_reported(
+    gpu_check: GpuCheck, error: str, code: str
+) -> None:
+    result = gpu_check("--json", FAKE_NVML_DEVICE_COUNT="2", FAKE_NVML_DEVICE1_ERROR=error)
+    assert result.returncode == 1
+    data = report(result)
+    assert codes(data) == [(code, 1)]
+    assert data["devices"][0]["name"] == "NVIDIA Fake GPU"
+    assert data["devices"][1]["name"] == "n/a"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "code"),
+    [
+        ("RETIRED_PAGES_PENDING", "1", "retired-pages-pending"),
+        ("REMAPPED_ROWS", "3,0,1,0", "row-remapping-pending"),
+        ("REMAPPED_ROWS", "0,2,1,1", "row-remapping-failed"),
+        ("ECC_UNCORRECTED", "2", "uncorrectable-ecc"),
+    ],
+)
+def test_memory_faults_are_findings(
+    gpu_check: GpuCheck, variable: str, value: str, code: str
+) -> None:
+    env = {"FAKE_NVML_DEVICE_COUNT": "2", f"FAKE_NVML_DEVICE1_{variable}": value}
+    result = gpu_check("--json", **env)
+    assert result.returncode == 1
+    assert codes(report(result)) == [(code, 1)]
+
+
+def test_not_supported_queries_are_missing_facts_not_failures(gpu_check: GpuCheck) -> None:
+    unsupported = ("NAME", "UUID", "MEMORY_TOTAL_MB", "COMPUTE_CAPABILITY", "MIG_MODE")
+    unsupported += ("RETIRED_PAGES_PENDING", "REMAPPED_ROWS", "ECC_UNCORRECTED")
+    env = {f"FAKE_NVML_DEVICE0_{name}": "NOT_SUPPORTED" for name in unsupported}
+    result = gpu_check(
+        "--json",
+        "--cuda",
+        "12.4",
+        FAKE_NVML_DRIVER_VERSION="NOT_SUPPORTED",
+        FAKE_NVML_CUDA_VERSION="NOT_SUPPORTED",
+        **env,
+    )
+    assert result.returncode == 0
+    data = report(result)
+    assert data["healthy"] is True
+    assert (data["driver_version"], data["cuda_driver_version"]) == ("n/a", "n/a")
+    assert set(data["devices"][0].values()) == {0, "n/a"}
+
+
+def test_old_driver_fails_with_both_versions_and_both_ways_out(gpu_check: GpuCheck) -> None:
+    result = gpu_check(
+        "--json",
+        CUDA_VERSION="12.4.1",
+        FAKE_NVML_DRIVER_VERSION="535.104.05",
+        FAKE_NVML_CUDA_VERSION="12020",
+    )
+    assert result.returncode == 1
+    data = report(result)
+    assert (data["image_cuda"], data["image_cuda_source"]) == ("12.4", "CUDA_VERSION")
+    assert codes(data) == [("driver-too-old", None)]
+    finding = data["findings"][0]
+    assert "535.104.05" in finding["reason"]
+    assert "12.2" in finding["reason"]
+    assert "12.4" in finding["reason"]
+    assert "rpbuild image --cuda 12.2" in finding["fix"]
+    assert ">= 550.54.14" in finding["fix"]
+
+
+def test_cuda_option_wins_over_image_metadata(gpu_check: GpuCheck) -> None:
+    newer_image = {"RPBUILD_CUDA_VERSION": "12.6.0", "CUDA_VERSION": "12.6.0"}
+    result = gpu_check("--json", "--cuda", "12.1", FAKE_NVML_CUDA_VERSION="12020", **newer_image)
+    assert result.returncode == 0
+    data = report(result)
+    assert (data["image_cuda"], data["image_cuda_source"]) == ("12.1", "--cuda")
+
+
+def test_rpbuild_metadata_wins_over_the_base_images(gpu_check: GpuCheck) -> None:
+    env = {"RPBUILD_CUDA_VERSION": "12.2.2", "CUDA_VERSION": "12.8.0"}
+    result = gpu_check("--json", FAKE_NVML_CUDA_VERSION="12020", **env)
+    assert result.returncode == 0
+    assert report(result)["image_cuda"] == "12.2"
+
+
+@pytest.mark.parametrize(
+    ("requirement", "value", "code", "device"),
+    [
+        ("RPWORKER_MIN_GPUS", "3", "too-few-gpus", None),
+        ("RPWORKER_MIN_FREE_MEMORY_MB", "30000", "low-free-memory", 1),
+        ("RPWORKER_MIN_COMPUTE_CAPABILITY", "8.9", "low-compute-capability", 1),
+    ],
+)
+def test_unmet_requirements_fail(
+    gpu_check: GpuCheck, requirement: str, value: str, code: str, device: int | None
+) -> None:
+    big = {
+        "FAKE_NVML_DEVICE0_MEMORY_FREE_MB": "40000",
+        "FAKE_NVML_DEVICE0_COMPUTE_CAPABILITY": "9.0",
+    }
+    result = gpu_check("--json", FAKE_NVML_DEVICE_COUNT="2", **big, **{requirement: value})
+    assert result.returncode == 1
+    data = report(result)
+    assert codes(data) == [(code, device)]
+    assert requirement in data["findings"][0]["fix"]
+
+
+def test_met_requirements_pass(gpu_check: GpuCheck) -> None:
+    result = gpu_check(
+        "--json",
+        FAKE_NVML_DEVICE_COUNT="2",
+        RPWORKER_MIN_GPUS="2",
+        RPWORKER_MIN_FREE_MEMORY_MB="24000",
+        RPWORKER_MIN_COMPUTE_CAPABILITY="8.6",
+    )
+    assert result.returncode == 0
+    assert report(result)["requirements"] == {
+        "min_gpus": 2,
+        "min_free_memory_mb": 24000,
+        "min_compute_capability": "8.6",
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (("--cuda", "twelve"), {}, "--cuda"),
+        ((), {"RPWORKER_MIN_GPUS": "two"}, "RPWORKER_MIN_GPUS"),
+        ((), {"RPWORKER_MIN_COMPUTE_CAPABILITY": "9"}, "RPWORKER_MIN_COMPUTE_CAPABILITY"),
+        ((), {"CUDA_VERSION": "latest"}, "CUDA_VERSION"),
+    ],
+)
+def test_wrong_settings_exit_2_naming_the_setting(
+    gpu_check: GpuCheck, args: tuple[str, ...], env: dict[str, str], named: str
+) -> None:
+    result = gpu_check(*args, **env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert named in result.stderr
+
+
+def test_table_output(gpu_check: GpuCheck) -> None:
+    result = gpu_check(
+        "--cuda", "12.4", FAKE_NVML_DEVICE_COUNT="2", FAKE_NVML_DEVICE1_ERROR="GPU_IS_LOST"
+    )
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        "GPU check: 2 problem(s)",
+        "driver: 535.104.05 (CUDA 12.2)",
+        "image CUDA: 12.4 (from --cuda)",
+    ]
+    table = [" ".join(line.split()) for line in lines[4:7]]
+    assert table == [
+        "GPU name UUID free MiB total MiB compute MIG",
+        "0 NVIDIA Fake GPU GPU-00000000-fake-0 24000 24576 8.6 disabled",
+        "1 n/a n/a n/a n/a n/a n/a",
+    ]
+    assert "problem (gpu-lost): GPU 1: the GPU is lost (it fell off the bus)" in lines
+    assert "problem (driver-too-old)" in result.stdout
+
+
+def test_runs_as_a_module_too(fake_nvml_dir: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rpworker.gpu", "--json"],
+        env=clean_env(LD_LIBRARY_PATH=str(fake_nvml_dir)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert report(result)["devices"][0]["uuid"] == "GPU-00000000-fake-0"
+
+
+STARTUP = """
+import json, logging, os
+from rpworker.gpu import check_at_startup
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+outcome = check_at_startup(os.environ, production={production})
+print(json.dumps({{"failed": outcome.failed, "reason": outcome.reason, **outcome.health()}}))
+"""
+
+
+def startup(fake_nvml_dir: Path, *, production: bool, **env: str) -> tuple[dict[str, Any], str]:
+    """``check_at_startup`` in a fresh process (NVML loads once per process)."""
+    result = subprocess.run(
+        [sys.executable, "-c", STARTUP.format(production=production)],
+        env=clean_env(LD_LIBRARY_PATH=str(fake_nvml_dir), **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+def test_startup_strict_in_production_fails_with_a_reason(fake_nvml_dir: Path) -> None:
+    outcome, _ = startup(
+        fake_nvml_dir, production=True, CUDA_VERSION="12.4.1", FAKE_NVML_DEVICE0_ERROR="GPU_IS_LOST"
+    )
+    assert outcome["mode"] == "strict"
+    assert outcome["failed"] is True
+    assert outcome["reason"].startswith("GPU 0: the GPU is lost")
+    assert "driver 535.104.05 supports CUDA up to 12.2" in outcome["reason"]
+
+
+def test_startup_warn_mode_does_not_fail(fake_nvml_dir: Path) -> None:
+    outcome, _ = startup(
+        fake_nvml_dir,
+        production=True,
+        RPWORKER_GPU_CHECK="warn",
+        CUDA_VERSION="12.4.1",
+    )
+    assert (outcome["mode"], outcome["failed"], outcome["healthy"]) == ("warn", False, False)
+
+
+def test_startup_local_modes_check_only_when_asked(fake_nvml_dir: Path) -> None:
+    skipped, _ = startup(fake_nvml_dir, production=False, CUDA_VERSION="12.1.1")
+    assert skipped == {
+        "failed": False,
+        "reason": "",
+        "mode": "off",
+        "skipped": "RPWORKER_GPU_CHECK is off",
+    }
+    checked, _ = startup(
+        fake_nvml_dir, production=False, CUDA_VERSION="12.1.1", RPWORKER_GPU_CHECK="strict"
+    )
+    assert (checked["mode"], checked["healthy"], checked["failed"]) == ("strict", True, False)
+    assert checked["devices"][0]["name"] == "NVIDIA Fake GPU"
+
+
+def test_startup_skips_cpu_images_without_touching_nvml(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="rpworker")
+    outcome = gpu.check_at_startup({"RPWORKER_GPU_CHECK": "strict"}, production=True)
+    assert outcome.report is None
+    assert not outcome.failed
+    [line] = [json.loads(r.getMessage()) for r in caplog.records if "gpu_check" in r.getMessage()]
+    assert line["event"] == "gpu_check"
+    assert "CPU image" in line["skipped"]
+
+
+@pytest.mark.parametrize(("production", "mode"), [(True, "strict"), (False, "warn")])
+def test_startup_treats_a_wrong_mode_as_a_failed_check(production: bool, mode: str) -> None:
+    outcome = gpu.check_at_startup(
+        {"RPWORKER_GPU_CHECK": "yes", "CUDA_VERSION": "12.1.1"}, production=production
+    )
+    assert outcome.mode.value == mode
+    assert outcome.failed is production
+    assert "RPWORKER_GPU_CHECK='yes' is invalid: use strict, warn or off" in outcome.reason
+
+
+def test_startup_log_line_is_one_json_object_with_the_facts(fake_nvml_dir: Path) -> None:
+    _, stderr = startup(fake_nvml_dir, production=True, CUDA_VERSION="12.1.1")
+    [line] = [text for text in stderr.splitlines() if '"gpu_check"' in text]
+    level, _, message = line.partition(" ")
+    assert level == "INFO"
+    line = json.loads(message)
+    assert line["mode"] == "strict"
+    assert line["healthy"] is True
+    assert line["devices"][0]["uuid"] == "GPU-00000000-fake-0"
+
+
+def test_unhealthy_reason_is_capped_for_the_ping_url() -> None:
+    facts = GpuFacts(
+        "535.104.05", (12, 2), tuple(DeviceFacts(i, memory_free_mb=1) for i in range(50))
+    )
+    findings = gpu.evaluate(facts, None, gpu.Requirements(min_free_memory_mb=2))
+    summary = gpu.Report(facts, None, None, tuple(findings)).summary()
+    assert len(findings) == 50
+    assert len(summary) == 1000
+    assert summary.endswith("...")
+
+
+def test_driver_advice_for_a_cuda_release_missing_from_the_table() -> None:
+    facts = GpuFacts("560.28.03", (12, 6), (DeviceFacts(0),))
+    [finding] = gpu.evaluate(facts, (12, 7), gpu.Requirements())
+    assert "a version that supports CUDA 12.7" in finding.fix
+
+
+@pytest.mark.parametrize(
+    ("text", "version"), [("12.1", (12, 1)), ("12.1.1", (12, 1)), (" 11.8.0 ", (11, 8))]
+)
+def test_cuda_versions_parse_to_major_minor(text: str, version: tuple[int, int]) -> None:
+    assert cuda_compat.parse(text) == version
+
+
+def test_nvml_cuda_encoding() -> None:
+    assert cuda_compat.from_nvml(12040) == (12, 4)
+    assert cuda_compat.from_nvml(11080) == (11, 8)
