@@ -1,0 +1,83 @@
+"""Image references (`[registry/]repository[:tag][@digest]`), parsed the way Docker does.
+
+The registry client, push, lock and publish all need the same split into registry host,
+repository path and tag, including Docker Hub's implicit `docker.io` and `library/`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import click
+
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_API = "registry-1.docker.io"
+_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A fully qualified reference: `registry` is a host[:port], `repository` a path."""
+
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def name(self) -> str:
+        """registry/repository, without the implicit parts Docker hides for Docker Hub."""
+        if self.registry != DOCKER_HUB:
+            return f"{self.registry}/{self.repository}"
+        return self.repository.removeprefix("library/")
+
+    @property
+    def reference(self) -> str:
+        """What the registry API calls the reference: the digest if any, else the tag."""
+        return self.digest or self.tag or "latest"
+
+    @property
+    def api_host(self) -> str:
+        """The host that serves the HTTP API v2 (Docker Hub's differs from its name)."""
+        return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
+
+    def with_digest(self, digest: str) -> ImageRef:
+        return ImageRef(self.registry, self.repository, self.tag, digest)
+
+    def __str__(self) -> str:
+        text = self.name
+        if self.tag:
+            text += f":{self.tag}"
+        if self.digest:
+            text += f"@{self.digest}"
+        return text
+
+
+def parse_ref(text: str) -> ImageRef:
+    """Parse a reference; a missing tag means `latest` unless a digest is given."""
+    rest, _, digest = text.partition("@")
+    if digest and not _DIGEST.fullmatch(digest):
+        raise click.BadParameter(f"{text!r}: the digest must look like sha256:<64 hex digits>")
+    first, slash, remainder = rest.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first, remainder
+    else:
+        registry, path = DOCKER_HUB, rest
+    tag: str | None = None
+    if ":" in path.rsplit("/", 1)[-1]:
+        path, tag = path.rsplit(":", 1)
+        if not _TAG.fullmatch(tag):
+            raise click.BadParameter(f"{text!r}: invalid tag {tag!r}")
+    if registry == DOCKER_HUB and "/" not in path:
+        path = f"library/{path}"
+    if not path or not all(_COMPONENT.fullmatch(part) for part in path.split("/")):
+        raise click.BadParameter(
+            f"{text!r} is not an image reference: use [registry/]name[:tag] in lower case, "
+            "e.g. ghcr.io/acme/worker:1.0"
+        )
+    if tag is None and not digest:
+        tag = "latest"
+    return ImageRef(registry, path, tag, digest or None)
