@@ -1,0 +1,241 @@
+"""The production worker against the platform emulator, each worker a real subprocess."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+
+from bench.emulator import Emulator, Faults
+from tests.fixtures.platform import StartWorker
+
+ECHO = """
+def handler(job):
+    return {"echo": job["input"]}
+"""
+
+
+async def test_echo_speaks_the_protocol(emulator: Emulator, start_worker: StartWorker) -> None:
+    ids = await emulator.submit(1, "two", {"three": 3})
+    worker = await start_worker(ECHO, RUNPOD_PING_INTERVAL="200")
+    await emulator.wait_results(3)
+    await emulator.wait_for(lambda: len(emulator.pings) >= 2)
+    worker.signal()
+    assert await worker.wait() == 0
+    assert [emulator.results[i] for i in ids] == [
+        {"output": {"echo": 1}},
+        {"output": {"echo": "two"}},
+        {"output": {"echo": {"three": 3}}},
+    ]
+    assert emulator.bad_auth == 0
+    assert {(p.is_stream, p.content_type) for p in emulator.posts} == {
+        ("false", "application/json")
+    }
+    assert all(take["gpu"] == "emulated" for take in emulator.takes)
+    assert {take["job_in_progress"] for take in emulator.takes} <= {"0", "1"}
+    assert all(query["runpod_version"] for _, query in emulator.pings)
+
+
+async def test_a_thousand_jobs_through_faults(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    emulator.faults = {
+        "done": Faults(error_rate=0.2, drop_rate=0.05),
+        "take": Faults(drop_rate=0.05),
+    }
+    ids = await emulator.submit(*range(1000))
+    worker = await start_worker(
+        ECHO + "CONFIG = {'concurrency_modifier': lambda current: 16}\n",
+        RPWORKER_RETRY_SECONDS="60",
+    )
+    await emulator.wait_results(1000, timeout=120)
+    worker.signal()
+    assert await worker.wait() == 0
+    assert all(emulator.results[job_id] == {"output": {"echo": n}} for n, job_id in enumerate(ids))
+    assert emulator.injected["done:error"] > 100
+    assert emulator.injected["done:drop"] > 10
+    assert emulator.injected["take:drop"] > 0
+    assert any(int(take.get("batch_size", 1)) > 1 for take in emulator.takes)
+
+
+async def test_stream_chunks_in_order(emulator: Emulator, start_worker: StartWorker) -> None:
+    emulator.faults = {"stream": Faults(error_rate=0.3, drop_rate=0.1)}
+    (job_id,) = await emulator.submit(6)
+    worker = await start_worker(
+        """
+        import asyncio
+        async def handler(job):
+            for i in range(job["input"]):
+                yield {"token": i}
+                await asyncio.sleep(0.01)
+        CONFIG = {"return_aggregate_stream": True}
+        """
+    )
+    await emulator.wait_results(1)
+    worker.signal()
+    assert await worker.wait() == 0
+    expected = [{"token": i} for i in range(6)]
+    assert emulator.chunks[job_id] == expected
+    assert emulator.results[job_id] == {"output": expected}
+    assert {p.is_stream for p in emulator.posts} == {"true"}
+
+
+async def test_progress_arrives_before_the_result(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    (job_id,) = await emulator.submit(3)
+    worker = await start_worker(
+        """
+        from rpworker import progress_update
+        def handler(job):
+            for i in range(job["input"]):
+                progress_update(job, f"step {i}")
+            return "finished"
+        """
+    )
+    await emulator.wait_results(1)
+    worker.signal()
+    assert await worker.wait() == 0
+    assert emulator.progress[job_id] == ["step 0", "step 1", "step 2"]
+    assert [p.body.get("status") for p in emulator.posts][-1] is None
+
+
+async def test_timeout_fails_the_job_and_abandons_a_sync_handler(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    ids = await emulator.submit("stuck", "quick")
+    worker = await start_worker(
+        """
+        import time
+        def handler(job):
+            if job["input"] == "stuck":
+                time.sleep(4)
+                return "too late"
+            return "quick"
+        CONFIG = {"timeout": 0.5, "concurrency_modifier": lambda current: 1}
+        """
+    )
+    await emulator.wait_results(2)
+    worker.signal()
+    assert await worker.wait() == 0
+    assert emulator.results[ids[0]] == {"error": "job timed out after 0.5s " + _TIMEOUT_HINT}
+    assert emulator.results[ids[1]] == {"output": "quick"}
+    assert emulator.result_counts[ids[0]] == 1
+
+
+_TIMEOUT_HINT = '(config "timeout" or RPWORKER_JOB_TIMEOUT)'
+
+
+async def test_job_stop_cancels_without_a_result(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    ids = await emulator.submit("slow", "fast")
+    worker = await start_worker(
+        """
+        import asyncio
+        async def handler(job):
+            if job["input"] == "slow":
+                await asyncio.sleep(30)
+            return job["input"]
+        CONFIG = {"concurrency_modifier": lambda current: 1}
+        """,
+        RUNPOD_PING_INTERVAL="100",
+    )
+    await emulator.wait_for(lambda: any(q.get("job_id") == ids[0] for _, q in emulator.pings))
+    await emulator.stop_job(ids[0])
+    await emulator.wait_results(1)
+    worker.signal()
+    assert await worker.wait() == 0
+    assert emulator.results == {ids[1]: {"output": "fast"}}
+    assert [p.job_id for p in emulator.posts] == [ids[1]]
+
+
+async def test_oversized_result_becomes_a_failure(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    ids = await emulator.submit(10, 5000)
+    worker = await start_worker(
+        'def handler(job):\n    return "x" * job["input"]\n',
+        RPWORKER_MAX_RESULT_BYTES="1000",
+    )
+    await emulator.wait_results(2)
+    worker.signal()
+    assert await worker.wait() == 0
+    assert emulator.results[ids[0]] == {"output": "x" * 10}
+    error = emulator.results[ids[1]]["error"]
+    assert "over the platform's limit of 1000 bytes (RPWORKER_MAX_RESULT_BYTES)" in error
+
+
+async def test_concurrency_raise_applies_while_busy(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    await emulator.submit(*range(4))
+    worker = await start_worker(
+        """
+        import threading
+        wanted = 1
+        barrier = threading.Barrier(4)
+        def handler(job):
+            global wanted
+            wanted = 4
+            barrier.wait(timeout=20)
+            return "together"
+        CONFIG = {"concurrency_modifier": lambda current: wanted}
+        """
+    )
+    await emulator.wait_results(4, timeout=30)
+    worker.signal()
+    assert await worker.wait() == 0
+    assert [body["output"] for body in emulator.results.values()] == ["together"] * 4
+
+
+async def test_heartbeat_keeps_going_under_a_cpu_bound_handler(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    (job_id,) = await emulator.submit(3.0)
+    worker = await start_worker(
+        """
+        import time
+        def handler(job):
+            end = time.monotonic() + job["input"]
+            n = 0
+            while time.monotonic() < end:
+                n += 1
+            return n
+        """,
+        RUNPOD_PING_INTERVAL="200",
+    )
+    await emulator.wait_results(1)
+    worker.signal()
+    assert await worker.wait() == 0
+    during = [at for at, query in emulator.pings if query.get("job_id") == job_id]
+    assert len(during) >= 5  # 15 at the ideal period
+    gaps = [b - a for a, b in itertools.pairwise(during)]
+    assert max(gaps) < 2.0
+
+
+async def test_refresh_worker_exits_after_the_job(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    ids = await emulator.submit("a", "b")
+    worker = await start_worker(
+        'def handler(job):\n    return job["input"]\nCONFIG = {"refresh_worker": True}\n'
+    )
+    assert await worker.wait() == 0
+    assert emulator.results == {ids[0]: {"output": "a", "stopPod": True}}
+    assert [job["id"] for job in emulator.queue] == [ids[1]]
+
+
+async def test_json_log_lines_on_the_platform(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    await emulator.submit(1)
+    worker = await start_worker(
+        "import logging\ndef handler(job):\n    logging.getLogger('rpworker').info('hi')\n",
+        RUNPOD_ENDPOINT_ID="ep",
+    )
+    await emulator.wait_results(1)
+    worker.signal(signal.SIGINT)
+    assert await worker.wait() == 0
+    lines = [json.loads(line) for line in worker.output.splitlines()]
+    assert {"requestId", "message", "level"} <= set(lines[0])
