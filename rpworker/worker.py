@@ -16,13 +16,14 @@ import contextlib
 import contextvars
 import json
 import logging
+import os
 import random
 import signal
 import sys
 import time
 from typing import Any
 
-from rpworker import logs, progress, results
+from rpworker import gpu, logs, progress, results
 from rpworker.concurrency import ElasticExecutor
 from rpworker.handler import is_generator
 from rpworker.heartbeat import Heartbeat
@@ -150,7 +151,8 @@ class Worker:
 
     async def _startup_failure(self) -> tuple[str, str] | None:
         """Checks that must pass before the first take: ``(check, reason)`` on failure."""
-        return None
+        outcome = await asyncio.to_thread(gpu.check_at_startup, os.environ, production=True)
+        return ("gpu", outcome.reason) if outcome.failed else None
 
     async def _serve(self) -> int:
         failure = await self._startup_failure()

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from bench.emulator import Emulator
 from rpworker import cuda_compat, gpu
 from rpworker.gpu_probe import DeviceFacts, GpuFacts
 from tests.fixtures.fake_nvml import GpuCheck, clean_env, real_nvml_present
+from tests.fixtures.platform import StartWorker
 
 
 def report(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -314,6 +316,7 @@ def test_startup_warn_mode_does_not_fail(fake_nvml_dir: Path) -> None:
         fake_nvml_dir,
         production=True,
         RPWORKER_GPU_CHECK="warn",
+        RUNPOD_ENDPOINT_ID="ep",
         CUDA_VERSION="12.4.1",
     )
     assert (outcome["mode"], outcome["failed"], outcome["healthy"]) == ("warn", False, False)
@@ -392,3 +395,53 @@ def test_cuda_versions_parse_to_major_minor(text: str, version: tuple[int, int])
 def test_nvml_cuda_encoding() -> None:
     assert cuda_compat.from_nvml(12040) == (12, 4)
     assert cuda_compat.from_nvml(11080) == (11, 8)
+
+
+ECHO = """
+def handler(job):
+    return {"echo": job["input"]}
+"""
+
+
+async def test_strict_production_worker_pings_unhealthy_and_exits_1(
+    emulator: Emulator, start_worker: StartWorker, fake_nvml_dir: Path
+) -> None:
+    await emulator.submit("never taken")
+    worker = await start_worker(
+        ECHO,
+        LD_LIBRARY_PATH=str(fake_nvml_dir),
+        CUDA_VERSION="12.4.1",
+        RPWORKER_GPU_CHECK="",
+        RUNPOD_ENDPOINT_ID="ep",
+    )
+    assert await worker.wait() == 1
+    [(_, ping)] = emulator.pings
+    assert (ping["status"], ping["check"]) == ("unhealthy", "gpu")
+    assert "supports CUDA up to 12.2, but the image needs CUDA 12.4" in ping["reason"]
+    assert "rpbuild image --cuda 12.2" in ping["reason"]
+    assert emulator.takes == []
+    [line] = [json.loads(text) for text in worker.output.splitlines() if "gpu_check" in text]
+    facts = json.loads(line["message"])
+    assert (line["level"], facts["mode"], facts["healthy"]) == ("ERROR", "strict", False)
+
+
+async def test_warn_mode_worker_logs_the_problem_and_takes_jobs(
+    emulator: Emulator, start_worker: StartWorker, fake_nvml_dir: Path
+) -> None:
+    [job_id] = await emulator.submit("hi")
+    worker = await start_worker(
+        ECHO,
+        LD_LIBRARY_PATH=str(fake_nvml_dir),
+        CUDA_VERSION="12.1.1",
+        RPWORKER_GPU_CHECK="warn",
+        RUNPOD_ENDPOINT_ID="ep",
+        FAKE_NVML_DEVICE0_ECC_UNCORRECTED="4",
+    )
+    await emulator.wait_results(1)
+    worker.signal()
+    assert await worker.wait() == 0
+    assert emulator.results[job_id] == {"output": {"echo": "hi"}}
+    assert all(query.get("status") != "unhealthy" for _, query in emulator.pings)
+    [line] = [json.loads(text) for text in worker.output.splitlines() if "gpu_check" in text]
+    assert line["level"] == "WARN"
+    assert json.loads(line["message"])["findings"][0]["code"] == "uncorrectable-ecc"
