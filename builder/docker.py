@@ -1,0 +1,204 @@
+"""The only module that runs docker: pick a BuildKit-capable client, build, inspect, run.
+
+Engine messages become typed errors here; callers never parse docker output. The
+docker SDK for Python has no BuildKit, so the CLI is driven directly:
+``docker buildx build --load`` when the buildx plugin works, else
+``DOCKER_BUILDKIT=1 docker build`` with a client older than 23.0 (newer clients
+refuse BuildKit without buildx).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from builder.errors import BuildError, DockerUnavailableError, RpbuildError
+
+CLIENT_CANDIDATES = ("docker", "/usr/bin/docker", "/usr/local/bin/docker")
+TAIL_LINES = 30
+_STEP = re.compile(r"^#(\d+) (\[.*)$")
+_STEP_ERROR = re.compile(r"^#(\d+) ERROR: (.*)$")
+_STEP_LINE = re.compile(r"^#(\d+) (?:\d+\.\d+ )?(.*)$")
+
+Sink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Builder:
+    """How to build: the command prefix, extra env, and the client for other calls."""
+
+    client: str
+    build_argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return "buildx" if "buildx" in self.build_argv else "classic BuildKit"
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    context: Path
+    dockerfile: Path
+    tags: tuple[str, ...]
+    labels: dict[str, str] = field(default_factory=dict)
+    build_args: tuple[tuple[str, str], ...] = ()
+    secrets: tuple[str, ...] = ()
+    platform: str | None = None
+    no_cache: bool = False
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    labels: dict[str, str]
+    env: dict[str, str]
+    layers: tuple[str, ...]
+
+
+def _run(argv: Sequence[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), capture_output=True, text=True, check=False, timeout=timeout)
+
+
+def _clients() -> list[str]:
+    found: list[str] = []
+    for candidate in CLIENT_CANDIDATES:
+        path = shutil.which(candidate)
+        if path and os.path.realpath(path) not in {os.path.realpath(f) for f in found}:
+            found.append(path)
+    return found
+
+
+def _client_major(client: str) -> int:
+    done = _run([client, "version", "--format", "{{.Client.Version}}"])
+    match = re.match(r"(\d+)\.", done.stdout.strip())
+    return int(match.group(1)) if match else 0
+
+
+def find_builder() -> Builder:
+    """The first client with buildx, else one whose built-in BuildKit still works."""
+    clients = _clients()
+    if not clients:
+        raise DockerUnavailableError(
+            "no docker client found on PATH; install Docker (Debian/Ubuntu: docker.io)"
+        )
+    for client in clients:
+        if _run([client, "buildx", "version"]).returncode == 0:
+            return Builder(client, (client, "buildx", "build", "--load"))
+    for client in clients:
+        if 0 < _client_major(client) < 23:
+            return Builder(client, (client, "build"), (("DOCKER_BUILDKIT", "1"),))
+    raise DockerUnavailableError(
+        f"no docker client here can build with BuildKit ({', '.join(clients)}): install the "
+        "buildx plugin (docker-buildx-plugin, or Debian's docker-buildx) into "
+        "~/.docker/cli-plugins/, or use a docker client older than 23.0"
+    )
+
+
+def check_engine(builder: Builder) -> None:
+    done = _run([builder.client, "info", "--format", "{{.ServerVersion}}"])
+    if done.returncode != 0 or not done.stdout.strip():
+        raise DockerUnavailableError(
+            f"cannot reach a Docker engine: {done.stderr.strip()[-300:]}\n"
+            "Start it (e.g. `dockerd &`, or `systemctl start docker`) or set DOCKER_HOST."
+        )
+
+
+def build_argv(builder: Builder, request: BuildRequest, iidfile: Path) -> list[str]:
+    argv = [*builder.build_argv, "--progress=plain", "-f", str(request.dockerfile)]
+    argv += ["--iidfile", str(iidfile)]
+    for tag in request.tags:
+        argv += ["-t", tag]
+    for key, value in sorted(request.labels.items()):
+        argv += ["--label", f"{key}={value}"]
+    for key, value in request.build_args:
+        argv += ["--build-arg", f"{key}={value}"]
+    for secret in request.secrets:
+        argv += ["--secret", secret]
+    if request.platform:
+        argv += ["--platform", request.platform]
+    if request.no_cache:
+        argv.append("--no-cache")
+    argv.append(str(request.context))
+    return argv
+
+
+class _StepLog:
+    """Follows BuildKit's plain progress output to name the failing step."""
+
+    def __init__(self) -> None:
+        self.titles: dict[str, str] = {}
+        self.lines: dict[str, deque[str]] = {}
+        self.failed: str | None = None
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+
+    def feed(self, line: str) -> None:
+        self.tail.append(line)
+        if step := _STEP.match(line):
+            self.titles.setdefault(step.group(1), step.group(2))
+        if error := _STEP_ERROR.match(line):
+            self.failed = self.failed or error.group(1)
+        if entry := _STEP_LINE.match(line):
+            self.lines.setdefault(entry.group(1), deque(maxlen=TAIL_LINES)).append(entry.group(2))
+
+    def error(self, returncode: int) -> BuildError:
+        if self.failed is not None:
+            return BuildError(
+                f"docker build failed (exit {returncode})",
+                step=self.titles.get(self.failed, f"#{self.failed}"),
+                log_tail=list(self.lines.get(self.failed, ())),
+            )
+        return BuildError(f"docker build failed (exit {returncode})", log_tail=list(self.tail))
+
+
+def build(builder: Builder, request: BuildRequest, sink: Sink) -> str:
+    """Build and load ``request``; stream every output line to ``sink``; return the image id."""
+    with tempfile.TemporaryDirectory(prefix="rpbuild-iid-") as tmp:
+        iidfile = Path(tmp) / "iid"
+        argv = build_argv(builder, request, iidfile)
+        log = _StepLog()
+        with subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **dict(builder.env)},
+        ) as process:
+            assert process.stdout is not None
+            for raw in process.stdout:
+                line = raw.rstrip("\n")
+                sink(line)
+                log.feed(line)
+        if process.returncode != 0:
+            raise log.error(process.returncode)
+        return iidfile.read_text(encoding="utf-8").strip()
+
+
+def inspect(builder: Builder, ref: str) -> ImageInfo:
+    done = _run([builder.client, "image", "inspect", "--format", "{{json .}}", ref])
+    if done.returncode != 0:
+        raise RpbuildError(f"image {ref} not found in the engine: {done.stderr.strip()}")
+    data: dict[str, Any] = json.loads(done.stdout)
+    config = data.get("Config") or {}
+    env = dict(item.split("=", 1) for item in config.get("Env") or [])
+    return ImageInfo(
+        id=data["Id"],
+        labels=dict(config.get("Labels") or {}),
+        env=env,
+        layers=tuple((data.get("RootFS") or {}).get("Layers") or ()),
+    )
+
+
+def run_python(builder: Builder, ref: str, script: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c script`` in ``ref`` once, without network, bypassing the entrypoint."""
+    argv = [builder.client, "run", "--rm", "--network", "none", "--entrypoint", "python"]
+    return _run([*argv, ref, "-c", script], timeout=300)
