@@ -55,11 +55,11 @@ def start(config: Config) -> NoReturn:
     else:
         logs.setup(flags.log_level)
         if flags.serve_api:
-            from rpworker import local_api
+            from rpworker.local_api import run as serve_api
 
-            code = local_api.run(config, flags)
+            code = serve_api(config, flags)
         else:
-            from rpworker import test_mode
+            from rpworker.test_mode import run as run_test_job
 
-            code = test_mode.run(config, flags)
+            code = run_test_job(config, flags)
     sys.exit(code)

@@ -45,8 +45,13 @@ def test_flags_parsed_and_unknown_ones_left(monkeypatch: pytest.MonkeyPatch) -> 
 def test_production_mode_runs_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     """With the platform's env set, start hands the config to run_worker and exits with its code."""
     seen: list[Any] = []
+
+    def run_worker(config: Any) -> int:
+        seen.append(config)
+        return 3
+
     worker = types.ModuleType("rpworker.worker")
-    worker.run_worker = lambda config: seen.append(config) or 3  # type: ignore[attr-defined]
+    worker.run_worker = run_worker  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "rpworker.worker", worker)
     monkeypatch.setenv("RUNPOD_WEBHOOK_GET_JOB", "http://127.0.0.1:9/job-take/$ID?gpu=x")
     monkeypatch.setattr(sys, "argv", ["h.py", "--test_input", '{"input": 1}'])

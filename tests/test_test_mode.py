@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.fixtures.worker_process import json_lines, run_rpworker, write_handler
 
-KINDS = {
+KINDS: dict[str, tuple[str, list[Any], dict[str, Any]]] = {
     "plain": (
         """
         import threading

@@ -1,0 +1,279 @@
+"""The local API: the hosted endpoint's routes and JSON, really running jobs.
+
+Unlike the SDK's local server, ``/run`` starts the job at once, ``/stream``
+answers with chunks as they are produced, N jobs really run at once (sync
+handlers on a pool of N threads), and bad requests get a 4xx with a message.
+Every route answers on ``/ROUTE`` and ``/v2/{endpoint_id}/ROUTE``, to GET and POST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from rpworker.flags import Flags
+from rpworker.local_jobs import ApiSettings, Jobs
+from rpworker.store import FAILED, JobRecord
+from rpworker.types import Config, Handler
+
+log = logging.getLogger("rpworker")
+
+GpuFacts = Callable[[], "dict[str, Any] | None"]
+MAX_BODY_BYTES = 20 * 1024 * 1024
+MAX_WAIT_MS = 300_000
+
+
+class ApiError(Exception):
+    """A request the API refuses, answered as ``{"error": message}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+JOBS = web.AppKey("jobs", Jobs)
+GPU_FACTS = web.AppKey("gpu_facts", object)
+
+
+def _jobs(request: web.Request) -> Jobs:
+    return request.app[JOBS]
+
+
+async def _read_request(request: web.Request) -> dict[str, Any]:
+    """The job request body ``{"input": {...}, "webhook"?, "policy"?}``, checked."""
+    text = await request.text()
+    example = 'send {"input": {...}}'
+    if not text.strip():
+        raise ApiError(400, f"request body is empty: {example}")
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"request body is not valid JSON ({exc}): {example}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, f"request body must be a JSON object: {example}")
+    if "input" not in body:
+        raise ApiError(400, f'request body has no "input": {example}')
+    if not isinstance(body["input"], dict):
+        kind = type(body["input"]).__name__
+        raise ApiError(400, f'"input" must be a JSON object, got {kind}: {example}')
+    if "webhook" in body and not isinstance(body["webhook"], str):
+        raise ApiError(400, '"webhook" must be a URL string')
+    return body
+
+
+def _timeout_s(body: dict[str, Any]) -> float | None:
+    policy = body.get("policy") or {}
+    timeout_ms = policy.get("executionTimeout") if isinstance(policy, dict) else None
+    if timeout_ms is None:
+        return None
+    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms <= 0:
+        raise ApiError(400, '"policy.executionTimeout" must be a whole number of milliseconds > 0')
+    return timeout_ms / 1000
+
+
+async def _submit(request: web.Request, prefix: str = "") -> JobRecord:
+    body = await _read_request(request)
+    extra = {"webhook": body["webhook"]} if "webhook" in body else {}
+    return _jobs(request).submit(body["input"], prefix, timeout_s=_timeout_s(body), **extra)
+
+
+def _record(request: web.Request) -> JobRecord:
+    job_id = request.match_info["job_id"]
+    record = _jobs(request).store.get(job_id)
+    if record is None:
+        raise ApiError(404, f"no job {job_id!r} (unknown, or finished and evicted)")
+    return record
+
+
+def _wait_s(request: web.Request) -> float:
+    raw = request.query.get("wait")
+    if raw is None:
+        return _jobs(request).settings.runsync_wait_s
+    if not raw.isdigit() or int(raw) > MAX_WAIT_MS:
+        raise ApiError(400, f"wait must be milliseconds from 0 to {MAX_WAIT_MS}, got {raw!r}")
+    return int(raw) / 1000
+
+
+async def on_run(request: web.Request) -> web.Response:
+    record = await _submit(request)
+    return web.json_response({"id": record.id, "status": record.status})
+
+
+async def on_runsync(request: web.Request) -> web.Response:
+    wait_s = _wait_s(request)
+    record = await _submit(request, prefix="sync-")
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(record.done.wait(), wait_s)
+    return web.json_response(record.status_body())
+
+
+async def on_status(request: web.Request) -> web.Response:
+    return web.json_response(_record(request).status_body())
+
+
+async def on_stream(request: web.Request) -> web.Response:
+    record = _record(request)
+    state, chunks = await record.take_chunks(_jobs(request).settings.stream_wait_s)
+    body: dict[str, Any] = {
+        "id": record.id,
+        "status": state,
+        "stream": [{"output": chunk} for chunk in chunks],
+    }
+    if state == FAILED and record.result is not None:
+        body["error"] = record.result.get("error")
+    return web.json_response(body)
+
+
+async def on_cancel(request: web.Request) -> web.Response:
+    record = _record(request)
+    await _jobs(request).cancel(record)
+    return web.json_response({"id": record.id, "status": record.status})
+
+
+async def on_health(request: web.Request) -> web.Response:
+    body = _jobs(request).health()
+    facts: Any = request.app[GPU_FACTS]
+    if facts is not None:
+        try:
+            body["gpu"] = facts()
+        except Exception as exc:
+            log.exception("the GPU facts provider failed")
+            body["gpu"] = {"error": f"GPU facts unavailable: {exc}"}
+    return web.json_response(body)
+
+
+async def on_purge_queue(request: web.Request) -> web.Response:
+    removed = await _jobs(request).purge_queue()
+    return web.json_response({"removed": removed, "status": "completed"})
+
+
+ROUTES: dict[str, Callable[[web.Request], Awaitable[web.Response]]] = {
+    "/run": on_run,
+    "/runsync": on_runsync,
+    "/status/{job_id}": on_status,
+    "/stream/{job_id}": on_stream,
+    "/cancel/{job_id}": on_cancel,
+    "/health": on_health,
+    "/purge-queue": on_purge_queue,
+}
+
+
+@web.middleware
+async def json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every refusal is ``{"error": message}`` with a 4xx; never an HTML page."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return web.json_response({"error": exc.message}, status=exc.status)
+    except web.HTTPNotFound:
+        routes = ", ".join(ROUTES)
+        message = f"no route {request.path}; routes: {routes} (also under /v2/ENDPOINT_ID)"
+        return web.json_response({"error": message}, status=404)
+    except web.HTTPRequestEntityTooLarge:
+        message = f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MB"
+        return web.json_response({"error": message}, status=413)
+    except web.HTTPException as exc:
+        return web.json_response(
+            {"error": f"{exc.reason}: {request.method} {request.path}"}, status=exc.status
+        )
+
+
+def create_app(
+    handler: Handler,
+    *,
+    aggregate: bool = False,
+    settings: ApiSettings | None = None,
+    gpu_facts: GpuFacts | None = None,
+) -> web.Application:
+    """The local API app; ``gpu_facts`` feeds the ``gpu`` key of ``/health``."""
+    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+    app[GPU_FACTS] = gpu_facts
+
+    async def lifecycle(app: web.Application) -> Any:
+        jobs = Jobs(handler, aggregate, settings or ApiSettings())
+        app[JOBS] = jobs
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            jobs.session = session
+            yield
+            await jobs.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    for path, view in ROUTES.items():
+        for prefix in ("", "/v2/{endpoint_id}"):
+            app.router.add_get(prefix + path, view, allow_head=False)
+            app.router.add_post(prefix + path, view)
+    return app
+
+
+async def serve(
+    app: web.Application,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``app`` until cancelled; ``ready`` gets the base URL once bound."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_host, bound_port = runner.addresses[0][:2]
+        url_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+        if ready is not None:
+            ready(f"http://{url_host}:{bound_port}")
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def _announce(url: str) -> None:
+    print(f"rpworker: local API listening on {url}", file=sys.stderr, flush=True)
+
+
+async def _serve_until_signal(app: web.Application, flags: Flags) -> None:
+    server = asyncio.ensure_future(serve(app, flags.api_host, flags.api_port, ready=_announce))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.cancel)
+    try:
+        await server
+    except asyncio.CancelledError:
+        log.info("local API stopped")
+
+
+def run(config: Config, flags: Flags, gpu_facts: GpuFacts | None = None) -> int:
+    """``--rp_serve_api``: serve until SIGINT/SIGTERM; 0 on a clean stop."""
+    try:
+        settings = ApiSettings.from_env(os.environ, concurrency=flags.api_concurrency)
+    except ValueError as exc:
+        print(f"rpworker: error: {exc}", file=sys.stderr)
+        return 2
+    app = create_app(
+        config["handler"],
+        aggregate=bool(config.get("return_aggregate_stream")),
+        settings=settings,
+        gpu_facts=gpu_facts,
+    )
+    try:
+        asyncio.run(_serve_until_signal(app, flags))
+    except OSError as exc:
+        print(
+            f"rpworker: error: cannot serve on {flags.api_host}:{flags.api_port}: {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    return 0

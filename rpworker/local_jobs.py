@@ -1,0 +1,192 @@
+"""Running the local API's jobs: in the background, at most N at once.
+
+Sync handlers get a pool of exactly N threads, so N blocking jobs really run
+together while the event loop keeps answering requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from typing import Any
+
+import aiohttp
+
+from rpworker import progress, results
+from rpworker.jobs import run_job
+from rpworker.store import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    IN_QUEUE,
+    TIMED_OUT,
+    JobRecord,
+    JobStore,
+)
+from rpworker.types import Handler, ResultBody
+
+log = logging.getLogger("rpworker")
+
+WEBHOOK_DELAYS_S = (0.5, 1.0, 2.0)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Tuning of the local API; each field is also read from ``RPWORKER_<FIELD>``."""
+
+    concurrency: int = 1
+    stream_buffer: int = 1024
+    """Chunks kept per job (see :mod:`rpworker.store` for the policy when full)."""
+    job_retention_s: float = 600.0
+    """How long a finished job stays queryable."""
+    runsync_wait_s: float = 90.0
+    """How long ``/runsync`` waits before answering the current, non-final status."""
+    stream_wait_s: float = 1.0
+    """How long ``/stream`` waits for a chunk when there is none yet."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **given: Any) -> ApiSettings:
+        values = dict(given)
+        for field in fields(cls):
+            name = f"RPWORKER_{field.name.upper()}"
+            if field.name in values or not env.get(name):
+                continue
+            kind = int if field.type in ("int", int) else float
+            try:
+                values[field.name] = kind(env[name])
+            except ValueError:
+                raise ValueError(f"{name}={env[name]!r} must be a {kind.__name__}") from None
+            if values[field.name] <= 0:
+                raise ValueError(f"{name}={env[name]!r} must be more than 0")
+        return cls(**values)
+
+
+class Jobs:
+    """Runs submitted jobs in the background, at most ``concurrency`` at once."""
+
+    def __init__(self, handler: Handler, aggregate: bool, settings: ApiSettings) -> None:
+        self.handler = handler
+        self.aggregate = aggregate
+        self.settings = settings
+        self.store = JobStore(
+            buffer_size=settings.stream_buffer, retention_s=settings.job_retention_s
+        )
+        self.running = 0
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="rpworker-job")
+        self._background: set[asyncio.Task[None]] = set()
+        self.session: aiohttp.ClientSession | None = None
+
+    def submit(self, job_input: Any, prefix: str = "", **fields: Any) -> JobRecord:
+        record = self.store.add(job_input, prefix=prefix, **fields)
+        record.task = self._spawn(self._execute(record))
+        return record
+
+    def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _execute(self, record: JobRecord) -> None:
+        try:
+            async with self._slots:
+                record.begin()
+                self.running += 1
+                try:
+                    body = await asyncio.wait_for(self._run(record), record.timeout_s)
+                    status = FAILED if results.is_failure(body) else COMPLETED
+                except asyncio.TimeoutError:
+                    body = results.failed(
+                        f"job exceeded its executionTimeout ({record.timeout_s} s)"
+                    )
+                    status = TIMED_OUT
+                finally:
+                    self.running -= 1
+        except asyncio.CancelledError:
+            await self.store.finish(record, CANCELLED, None)
+            return
+        await self.store.finish(record, status, body)
+        if record.webhook:
+            self._spawn(self._post_webhook(record))
+
+    async def _run(self, record: JobRecord) -> ResultBody:
+        async def on_chunk(chunk: Any) -> None:
+            json.dumps(chunk)
+            await record.put_chunk(chunk)
+
+        with progress.listening(record.id, record.set_progress):
+            body = await run_job(
+                self.handler,
+                record.job,
+                aggregate=self.aggregate,
+                executor=self._executor,
+                on_chunk=on_chunk,
+            )
+        try:
+            json.dumps(body)
+        except (TypeError, ValueError) as exc:
+            return results.failed(f"the handler's output is not JSON-serializable: {exc}")
+        return body
+
+    async def cancel(self, record: JobRecord) -> None:
+        if record.task is not None and not record.final:
+            record.task.cancel()
+            await asyncio.wait({record.task}, timeout=10)
+
+    async def purge_queue(self) -> int:
+        queued = [record for record in self.store.records() if record.status == IN_QUEUE]
+        for record in queued:
+            await self.cancel(record)
+        return len(queued)
+
+    async def _post_webhook(self, record: JobRecord) -> None:
+        """POST the final status to the job's webhook; retried a little, never raises."""
+        url, body = record.webhook, record.status_body()
+        assert url is not None and self.session is not None
+        for attempt, delay in enumerate((0.0, *WEBHOOK_DELAYS_S), start=1):
+            await asyncio.sleep(delay)
+            try:
+                async with self.session.post(url, json=body) as response:
+                    if response.status < 500:
+                        if response.status >= 400:
+                            log.warning(
+                                "webhook %s refused job %s: HTTP %s",
+                                url,
+                                record.id,
+                                response.status,
+                            )
+                        return
+                    problem = f"HTTP {response.status}"
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                problem = str(exc) or type(exc).__name__
+            log.warning(
+                "webhook %s for job %s failed (try %d): %s", url, record.id, attempt, problem
+            )
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def health(self) -> dict[str, Any]:
+        records = self.store.records()
+        return {
+            "jobs": {
+                "completed": self.store.completed,
+                "failed": self.store.failed,
+                "inProgress": sum(r.status == IN_PROGRESS for r in records),
+                "inQueue": sum(r.status == IN_QUEUE for r in records),
+                "retried": 0,
+            },
+            "workers": {
+                "idle": self.settings.concurrency - self.running,
+                "running": self.running,
+            },
+        }

@@ -1,0 +1,175 @@
+"""Job records of the local API: status, chunk buffer, result, and eviction.
+
+Memory stays flat on a long-running server: each job's chunk buffer is
+bounded, and finished records are dropped ``retention_s`` after they end.
+
+Buffer policy: once a client has read ``/stream`` for a job, a full buffer
+makes the handler wait until the client reads again (nothing is lost). Before
+any stream read (``/run`` + ``/status`` clients, ``/runsync``) a full buffer
+drops its oldest chunk instead, so such jobs never stall; with
+``return_aggregate_stream`` the final output still holds every chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import OrderedDict, deque
+from typing import Any
+
+from rpworker.types import Job, ResultBody
+
+IN_QUEUE = "IN_QUEUE"
+IN_PROGRESS = "IN_PROGRESS"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+CANCELLED = "CANCELLED"
+TIMED_OUT = "TIMED_OUT"
+FINAL = frozenset({COMPLETED, FAILED, CANCELLED, TIMED_OUT})
+
+_NOTHING = object()
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+class JobRecord:
+    """One job's state; every change happens on the event loop."""
+
+    def __init__(self, job: Job, buffer_size: int, timeout_s: float | None = None) -> None:
+        self.id: str = job["id"]
+        self.job = job
+        self.timeout_s = timeout_s
+        self.status = IN_QUEUE
+        self.created = time.monotonic()
+        self.started: float | None = None
+        self.finished: float | None = None
+        self.result: ResultBody | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.done = asyncio.Event()
+        self._progress: Any = _NOTHING
+        self._buffer_size = buffer_size
+        self._chunks: deque[Any] = deque()
+        self._reader_attached = False
+        self.dropped = 0
+        self._changed = asyncio.Condition()
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL
+
+    @property
+    def webhook(self) -> str | None:
+        url = self.job.get("webhook")
+        return url if isinstance(url, str) and url else None
+
+    def begin(self) -> None:
+        self.status = IN_PROGRESS
+        self.started = time.monotonic()
+
+    def set_progress(self, progress: Any) -> None:
+        if not self.final:
+            self._progress = progress
+
+    async def put_chunk(self, chunk: Any) -> None:
+        async with self._changed:
+            if len(self._chunks) >= self._buffer_size:
+                if self._reader_attached:
+                    await self._changed.wait_for(lambda: len(self._chunks) < self._buffer_size)
+                else:
+                    self._chunks.popleft()
+                    self.dropped += 1
+            self._chunks.append(chunk)
+            self._changed.notify_all()
+
+    async def take_chunks(self, wait_s: float) -> tuple[str, list[Any]]:
+        """The chunks produced since the last call and the status they belong to.
+
+        Waits up to ``wait_s`` for a chunk or the end when there is none yet.
+        Both are read under one lock, so a final status with an empty list
+        really means the stream is over.
+        """
+        self._reader_attached = True
+        async with self._changed:
+            if not self._chunks and not self.final:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(
+                        self._changed.wait_for(lambda: bool(self._chunks) or self.final), wait_s
+                    )
+            taken = list(self._chunks)
+            self._chunks.clear()
+            self._changed.notify_all()
+            return self.status, taken
+
+    async def finish(self, status: str, result: ResultBody | None) -> None:
+        async with self._changed:
+            self.status = status
+            self.result = result
+            self.finished = time.monotonic()
+            self._changed.notify_all()
+        self.done.set()
+
+    def status_body(self) -> dict[str, Any]:
+        """The hosted API's status answer: id, status, timings, output or error."""
+        body: dict[str, Any] = {"id": self.id, "status": self.status}
+        if self.started is not None:
+            body["delayTime"] = _ms(self.started - self.created)
+            if self.finished is not None:
+                body["executionTime"] = _ms(self.finished - self.started)
+        if self.result is not None:
+            body.update({k: self.result[k] for k in ("output", "error") if k in self.result})
+        elif self.status == IN_PROGRESS and self._progress is not _NOTHING:
+            body["output"] = self._progress
+        return body
+
+
+class JobStore:
+    """Every job the local API knows, with counters for ``/health``."""
+
+    def __init__(self, *, buffer_size: int = 1024, retention_s: float = 600.0) -> None:
+        self.buffer_size = buffer_size
+        self.retention_s = retention_s
+        self._records: dict[str, JobRecord] = {}
+        self._finished: OrderedDict[str, float] = OrderedDict()
+        self.completed = 0
+        self.failed = 0
+
+    def add(self, job_input: Any, *, prefix: str = "", **fields: Any) -> JobRecord:
+        self.evict_expired()
+        timeout_s = fields.pop("timeout_s", None)
+        job: Job = {"id": f"{prefix}{uuid.uuid4()}", "input": job_input, **fields}
+        record = JobRecord(job, self.buffer_size, timeout_s)
+        self._records[record.id] = record
+        return record
+
+    def get(self, job_id: str) -> JobRecord | None:
+        self.evict_expired()
+        return self._records.get(job_id)
+
+    async def finish(self, record: JobRecord, status: str, result: ResultBody | None) -> None:
+        """End a job, count it and schedule its eviction."""
+        await record.finish(status, result)
+        if status == COMPLETED:
+            self.completed += 1
+        elif status in (FAILED, TIMED_OUT):
+            self.failed += 1
+        self._finished[record.id] = time.monotonic()
+
+    def evict_expired(self) -> None:
+        cutoff = time.monotonic() - self.retention_s
+        while self._finished:
+            job_id, finished = next(iter(self._finished.items()))
+            if finished > cutoff:
+                break
+            del self._finished[job_id]
+            self._records.pop(job_id, None)
+
+    def records(self) -> list[JobRecord]:
+        self.evict_expired()
+        return list(self._records.values())
+
+    def __len__(self) -> int:
+        return len(self._records)
