@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -35,7 +36,7 @@ async def seed_api(
 async def test_run_stream_status(seed_api: ApiClient) -> None:
     job = await seed_api.post("/run", {"input": {"prompt": "hi"}})
     assert job["status"] == "IN_QUEUE"
-    answers = []
+    answers: list[dict[str, Any]] = []
     while not answers or answers[-1]["status"] != "COMPLETED" or answers[-1]["stream"]:
         answers.append(await seed_api.get(f"/v2/seed/stream/{job['id']}"))
     chunks = [item["output"] for answer in answers for item in answer["stream"]]
