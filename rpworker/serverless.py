@@ -54,10 +54,16 @@ def start(config: Config) -> NoReturn:
         code = run_worker(config)
     else:
         logs.setup(flags.log_level)
-        if flags.serve_api:
+        from rpworker.gpu import check_at_startup
+
+        gpu_check = check_at_startup(os.environ, production=False)
+        if gpu_check.failed:
+            print(f"rpworker: GPU check failed: {gpu_check.reason}", file=sys.stderr)
+            code = 1
+        elif flags.serve_api:
             from rpworker.local_api import run as serve_api
 
-            code = serve_api(config, flags)
+            code = serve_api(config, flags, gpu_facts=gpu_check.health)
         else:
             from rpworker.test_mode import run as run_test_job
 

@@ -6,6 +6,8 @@ import json
 import logging
 import subprocess
 import sys
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from rpworker import cuda_compat, gpu
 from rpworker.gpu_probe import DeviceFacts, GpuFacts
 from tests.fixtures.fake_nvml import GpuCheck, clean_env, real_nvml_present
 from tests.fixtures.platform import StartWorker
+from tests.fixtures.worker_process import ApiProcess, run_rpworker, write_handler
 
 
 def report(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -445,3 +448,38 @@ async def test_warn_mode_worker_logs_the_problem_and_takes_jobs(
     [line] = [json.loads(text) for text in worker.output.splitlines() if "gpu_check" in text]
     assert line["level"] == "WARN"
     assert json.loads(line["message"])["findings"][0]["code"] == "uncorrectable-ecc"
+
+
+def health(api: ApiProcess) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{api.url}/health", timeout=30) as answer:
+        data: dict[str, Any] = json.load(answer)
+    return data
+
+
+def test_local_api_health_carries_the_gpu_facts(
+    api_process: Callable[..., ApiProcess], fake_nvml_dir: Path, tmp_path: Path
+) -> None:
+    handler = write_handler(tmp_path, ECHO)
+    env = {"LD_LIBRARY_PATH": str(fake_nvml_dir), "CUDA_VERSION": "12.1.1"}
+    checked = api_process(handler, env={**env, "RPWORKER_GPU_CHECK": "warn"})
+    facts = health(checked)["gpu"]
+    assert (facts["mode"], facts["healthy"], facts["image_cuda"]) == ("warn", True, "12.1")
+    assert facts["devices"][0]["uuid"] == "GPU-00000000-fake-0"
+    unchecked = api_process(handler, env={**env, "RPWORKER_GPU_CHECK": ""})
+    assert health(unchecked)["gpu"] == {"mode": "off", "skipped": "RPWORKER_GPU_CHECK is off"}
+
+
+def test_local_modes_in_strict_mode_refuse_a_failing_gpu(
+    fake_nvml_dir: Path, tmp_path: Path
+) -> None:
+    handler = write_handler(tmp_path, ECHO)
+    env = {
+        "LD_LIBRARY_PATH": str(fake_nvml_dir),
+        "CUDA_VERSION": "12.1.1",
+        "RPWORKER_GPU_CHECK": "strict",
+        "FAKE_NVML_DEVICE_COUNT": "0",
+    }
+    result = run_rpworker(str(handler), "--rp_serve_api", cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    assert "GPU check failed: no GPU is visible in this container" in result.stderr
+    assert "local API listening" not in result.stderr
