@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,6 +73,31 @@ def report(result: PublishResult, metadata_file: Path | None, as_json: bool) -> 
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:
         click.echo(summary(result))
+
+
+push_option = click.option(
+    "--push", is_flag=True, help="Push every tag of the result and verify it in the registry."
+)
+
+
+def publish_built(
+    tags: Sequence[str],
+    push: bool,
+    metadata_file: Path | None,
+    options: PublishOptions,
+    as_json: bool,
+) -> dict[str, Any]:
+    """After a build: publish its tags when asked; the JSON to merge into the command's."""
+    if not push:
+        if metadata_file is not None:
+            raise click.UsageError("--metadata-file describes a push: add --push")
+        return {}
+    result = publish([parse_ref(tag) for tag in tags], options)
+    if metadata_file is not None:
+        write_metadata(metadata_file, result.to_json())
+    if not as_json:
+        click.echo(summary(result))
+    return {"publish": result.to_json()}
 
 
 @click.command()
