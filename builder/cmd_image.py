@@ -10,7 +10,10 @@ from typing import Any
 import click
 
 from builder import image as image_lib
+from builder.cmd_lock import lock_options, pinned_base
+from builder.cmd_publish import login_options, metadata_file_option, publish_built, push_option
 from builder.errors import VerifyError
+from builder.publish import PublishOptions
 from builder.spec import GpuRequirements, ImageOptions
 
 _CAPABILITY = re.compile(r"^\d+\.\d+$")
@@ -141,20 +144,36 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--verify/--no-verify", default=True, help="Check the image against its tag.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and Dockerfiles; run no docker.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
-def image(dry_run: bool, as_json: bool, **params: Any) -> None:
+@push_option
+@metadata_file_option
+@login_options
+@lock_options
+def image(
+    dry_run: bool,
+    as_json: bool,
+    push: bool,
+    metadata_file: Path | None,
+    publish_options: PublishOptions,
+    lock_file: Path | None,
+    locked: bool,
+    **params: Any,
+) -> None:
     """Build a GPU worker image (an app image when DIR has a handler)."""
     options = options_from_flags(params)
+    from_ref = pinned_base(options, lock_file, locked, publish_options, check=not dry_run)
     if dry_run:
-        _print_plan(image_lib.plan(options), as_json)
+        _print_plan(image_lib.plan(options, from_ref), as_json)
         return
     sink = (lambda line: click.echo(line, err=True)) if as_json else click.echo
     try:
-        result = image_lib.build(options, sink)
+        result = image_lib.build(options, sink, from_ref)
     except VerifyError as error:
         if as_json:
             click.echo(json.dumps({"ok": False, "image": error.image, "diff": error.diff}))
         raise
-    if as_json:
-        click.echo(json.dumps({"ok": True, **result.as_dict()}))
-    else:
+    if not as_json:
         _report(result)
+    final = result.images[-1].tags
+    published = publish_built(final, push, metadata_file, publish_options, as_json)
+    if as_json:
+        click.echo(json.dumps({"ok": True, **result.as_dict(), **published}))

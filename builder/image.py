@@ -103,9 +103,14 @@ def _pip_conf(options: ImageOptions) -> bool:
     return any("id=pip_conf" in secret.split(",") for secret in options.secrets)
 
 
-def plan(options: ImageOptions) -> Plan:
-    """Resolve and render everything; touches no engine, builds nothing."""
+def plan(options: ImageOptions, from_ref: str | None = None) -> Plan:
+    """Resolve and render everything; touches no engine, builds nothing.
+
+    ``from_ref`` replaces the resolved base reference (a digest-pinned one from the lock file).
+    """
     spec = compat.resolve(options)
+    if from_ref is not None:
+        spec = replace(spec, from_ref=from_ref)
     source = find_app(options)
     ca_bundle, pip_conf = options.ca_bundle is not None, _pip_conf(options)
     version = tags.axes(spec)
@@ -147,9 +152,11 @@ def _secrets(options: ImageOptions) -> tuple[str, ...]:
     return (*options.secrets, *bundle)
 
 
-def build(options: ImageOptions, sink: Callable[[str], None]) -> BuildResult:
+def build(
+    options: ImageOptions, sink: Callable[[str], None], from_ref: str | None = None
+) -> BuildResult:
     """Build the plan's images in order, verifying each unless ``options.verify`` is off."""
-    the_plan = plan(options)
+    the_plan = plan(options, from_ref)
     builder = docker.find_builder()
     docker.check_engine(builder)
     wheel = runtime_wheel.locate()
