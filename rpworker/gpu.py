@@ -307,7 +307,9 @@ def check_at_startup(environ: Mapping[str, str], *, production: bool) -> Startup
         else:
             outcome = StartupCheck(chosen, run_check(environ))
     except SettingError as error:
-        finding = Finding("invalid-setting", str(error), error.expected)
+        finding = Finding(
+            "invalid-setting", f"{error.setting}={error.value!r} is invalid", error.expected
+        )
         fallback = Mode.STRICT if production else Mode.WARN
         outcome = StartupCheck(fallback, Report(None, None, None, (finding,)))
     level = logging.ERROR if outcome.failed else logging.INFO

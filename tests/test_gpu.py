@@ -357,7 +357,7 @@ def test_startup_treats_a_wrong_mode_as_a_failed_check(production: bool, mode: s
     )
     assert outcome.mode.value == mode
     assert outcome.failed is production
-    assert "RPWORKER_GPU_CHECK='yes' is invalid: use strict, warn or off" in outcome.reason
+    assert outcome.reason == "RPWORKER_GPU_CHECK='yes' is invalid; fix: use strict, warn or off"
 
 
 def test_startup_log_line_is_one_json_object_with_the_facts(fake_nvml_dir: Path) -> None:
