@@ -7,16 +7,25 @@ from __future__ import annotations
 
 import click
 
-from builder import __version__
+from builder import __version__, output
 from builder.cmd_gpu_check import gpu_check
 from builder.cmd_image import image
+from builder.cmd_init import init
+from builder.cmd_publish import push
+from builder.cmd_serve import serve
+from builder.cmd_test import test
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rpbuild")
+@output.verbosity_options
 def main() -> None:
     """Build GPU container images for serverless inference workers."""
 
 
 main.add_command(image)
 main.add_command(gpu_check)
+main.add_command(init)
+main.add_command(serve)
+main.add_command(test)
+main.add_command(push)

@@ -9,14 +9,16 @@ refuse BuildKit without buildx).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,3 +204,68 @@ def run_python(builder: Builder, ref: str, script: str) -> subprocess.CompletedP
     """Run ``python -c script`` in ``ref`` once, without network, bypassing the entrypoint."""
     argv = [builder.client, "run", "--rm", "--network", "none", "--entrypoint", "python"]
     return _run([*argv, ref, "-c", script], timeout=300)
+
+
+def client() -> str:
+    """The docker client for everything but builds (any version runs containers)."""
+    clients = _clients()
+    if not clients:
+        raise DockerUnavailableError(
+            "no docker client found on PATH; install Docker (Debian/Ubuntu: docker.io)"
+        )
+    return clients[0]
+
+
+_ENGINE_FAILED = 125
+"""``docker run``'s status when the engine, not the container, failed."""
+
+
+def run_container(image: str, args: Sequence[str], sink: Sink) -> int:
+    """``docker run --rm IMAGE ARGS``: every output line to ``sink`` as it comes.
+
+    Returns the container's exit status; an image the engine cannot start is
+    an error naming the image.
+    """
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    argv = [client(), "run", "--rm", image, *args]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
+        assert run.stdout is not None
+        for raw in run.stdout:
+            tail.append(raw.rstrip("\n"))
+            sink(tail[-1])
+    if run.returncode == _ENGINE_FAILED:
+        raise RpbuildError(f"docker could not run {image}: {' '.join(tail)[-500:]}")
+    return run.returncode
+
+
+class Container:
+    """A detached container on the host network; its output is kept in a log file."""
+
+    def __init__(self, process: subprocess.Popen[str], name: str, log: Path) -> None:
+        self.process = process
+        self.name = name
+        self.log = log
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self) -> list[str]:
+        return self.log.read_text(errors="replace").splitlines()[-TAIL_LINES:]
+
+
+@contextlib.contextmanager
+def serving_container(image: str, args: Sequence[str]) -> Iterator[Container]:
+    """Run IMAGE with ``--network host`` (reachable on 127.0.0.1, never through the
+    bridge) until the block ends, then remove it."""
+    name = f"rpbuild-{uuid.uuid4().hex[:12]}"
+    docker = client()
+    with tempfile.TemporaryDirectory(prefix="rpbuild-run-") as tmp:
+        log = Path(tmp) / "container.log"
+        with log.open("w") as output:
+            argv = [docker, "run", "--rm", "--name", name, "--network", "host", image, *args]
+            process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, text=True)
+        try:
+            yield Container(process, name, log)
+        finally:
+            _run([docker, "rm", "--force", name])
+            process.wait(timeout=60)

@@ -140,7 +140,7 @@ def test_a_broken_handler_waits_for_the_fix(serve: Serve, project: Path) -> None
     serve.wait_for(READY.pattern)
     handler = project / "handler.py"
     good = handler.read_text()
-    handler.write_text(good + "\nthis is not python\n")
+    handler.write_text(good + "\ndef broken(:\n")
     serve.wait_for(r"handler\.py changed")
     serve.wait_for(r"^warning: the worker exited with status \d+; it restarts when a file changes")
     handler.write_text(good.replace('"token": word', '"token": "fixed"'))
