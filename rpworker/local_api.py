@@ -22,7 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from rpworker.flags import Flags
-from rpworker.local_jobs import ApiSettings, Jobs
+from rpworker.local_jobs import ApiSettings, Jobs, busy_threads
 from rpworker.store import FAILED, JobRecord
 from rpworker.types import Config, Handler
 
@@ -271,9 +271,19 @@ def run(config: Config, flags: Flags, gpu_facts: GpuFacts | None = None) -> int:
     try:
         asyncio.run(_serve_until_signal(app, flags))
     except OSError as exc:
-        print(
-            f"rpworker: error: cannot serve on {flags.api_host}:{flags.api_port}: {exc}",
-            file=sys.stderr,
-        )
+        where = f"{flags.api_host}:{flags.api_port}"
+        message = f"cannot serve on {where} ({exc}); pick another --rp_api_port"
+        print(f"rpworker: error: {message}", file=sys.stderr)
         return 2
+    _exit_if_handlers_hang()
     return 0
+
+
+def _exit_if_handlers_hang() -> None:
+    """A sync handler cannot be interrupted: a stopped server must not wait for it."""
+    busy = busy_threads(grace_s=1.0)
+    if busy:
+        log.warning("stopping without waiting for %d running sync handler(s)", busy)
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
@@ -33,6 +35,16 @@ from rpworker.types import Handler, ResultBody
 log = logging.getLogger("rpworker")
 
 WEBHOOK_DELAYS_S = (0.5, 1.0, 2.0)
+THREAD_PREFIX = "rpworker-job"
+
+
+def busy_threads(grace_s: float) -> int:
+    """Job threads still running ``grace_s`` after the pools shut down (idle ones exit)."""
+    deadline = time.monotonic() + grace_s
+    threads = [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return sum(thread.is_alive() for thread in threads)
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,8 @@ class ApiSettings:
             try:
                 values[field.name] = kind(env[name])
             except ValueError:
-                raise ValueError(f"{name}={env[name]!r} must be a {kind.__name__}") from None
+                expected = "a whole number" if kind is int else "a number"
+                raise ValueError(f"{name}={env[name]!r} must be {expected}") from None
             if values[field.name] <= 0:
                 raise ValueError(f"{name}={env[name]!r} must be more than 0")
         return cls(**values)
@@ -78,7 +91,7 @@ class Jobs:
         )
         self.running = 0
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="rpworker-job")
+        self._executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix=THREAD_PREFIX)
         self._background: set[asyncio.Task[None]] = set()
         self.session: aiohttp.ClientSession | None = None
 
