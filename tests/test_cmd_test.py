@@ -1,0 +1,159 @@
+"""`rpbuild test IMAGE`: a real container in test mode and behind its local API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+from builder import docker, output
+from builder.cmd_test import _TestModeReader, read_input
+
+RPBUILD = str(Path(sys.executable).with_name("rpbuild"))
+TOKENS = [{"index": 0, "token": "one"}, {"index": 1, "token": "two"}]
+
+
+def rpbuild(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The real command line, without a terminal (pipes), as in CI logs."""
+    return subprocess.run(
+        [RPBUILD, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "CI": ""},
+    )
+
+
+def job_file(directory: Path, prompt: Any, name: str = "job.json") -> Path:
+    path = directory / name
+    path.write_text(json.dumps({"input": {"prompt": prompt}}))
+    return path
+
+
+def containers_of(image: str) -> str:
+    listed = subprocess.run(
+        [docker.client(), "ps", "-a", "-q", "--filter", f"ancestor={image}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return listed.stdout.strip()
+
+
+@pytest.mark.docker
+def test_test_mode_shows_chunks_then_the_result(worker_image: str, tmp_path: Path) -> None:
+    done = rpbuild(
+        "test", worker_image, "--input", str(job_file(tmp_path, "one two")), cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        '{"index": 0, "token": "one"}',
+        '{"index": 1, "token": "two"}',
+        f"COMPLETED: {json.dumps({'output': TOKENS})}",
+    ]
+    assert f"testing {worker_image}" in done.stderr
+    assert "\x1b" not in done.stdout + done.stderr
+
+
+@pytest.mark.docker
+def test_a_failed_job_exits_1_with_its_error(worker_image: str, tmp_path: Path) -> None:
+    done = rpbuild("test", worker_image, "--input", str(job_file(tmp_path, 5)), cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.startswith("FAILED: ")
+    error = json.loads(json.loads(done.stdout.removeprefix("FAILED: "))["error"])
+    assert error["error_type"] == "<class 'AttributeError'>"
+
+
+@pytest.mark.docker
+def test_json_and_the_default_inputs(worker_image: str, tmp_path: Path) -> None:
+    job_file(tmp_path, "one two", name="test_input.json")
+    done = rpbuild("--quiet", "test", worker_image, "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "image": worker_image,
+        "mode": "test",
+        "status": "COMPLETED",
+        "chunks": TOKENS,
+        "output": TOKENS,
+    }
+    assert done.stderr == ""
+    # Elsewhere, without --input: the image's own /app/test_input.json.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = rpbuild("test", worker_image, "--json", cwd=elsewhere)
+    assert json.loads(done.stdout)["output"] == [
+        {"index": 0, "token": "hello"},
+        {"index": 1, "token": "from"},
+        {"index": 2, "token": "test"},
+    ]
+
+
+@pytest.mark.docker
+def test_api_mode_goes_through_run_and_stream(worker_image: str, tmp_path: Path) -> None:
+    job = job_file(tmp_path, "one two")
+    done = rpbuild("-v", "test", worker_image, "--api", "--input", str(job), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        '{"index": 0, "token": "one"}',
+        '{"index": 1, "token": "two"}',
+        f"COMPLETED: {json.dumps({'output': TOKENS})}",
+    ]
+    assert "through its local API" in done.stderr
+    assert "job: completed" in done.stderr.splitlines()
+    assert containers_of(worker_image) == ""
+
+    failed = rpbuild(
+        "test", worker_image, "--api", "--json", "--input", str(job_file(tmp_path, 5)), cwd=tmp_path
+    )
+    assert failed.returncode == 1
+    result = json.loads(failed.stdout)
+    assert result["mode"] == "api" and result["status"] == "FAILED" and "error" in result
+    assert containers_of(worker_image) == ""
+
+
+@pytest.mark.docker
+def test_an_image_that_cannot_run_is_an_error(tmp_path: Path) -> None:
+    done = rpbuild("test", "local/rpbuild-no-such-image:none", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "docker could not run local/rpbuild-no-such-image:none" in done.stderr
+
+
+def test_api_mode_needs_a_job(tmp_path: Path) -> None:
+    done = rpbuild("test", "any-image", "--api", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--api needs a job: pass --input FILE" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json", "Expecting property name"), ('{"prompt": "x"}', 'with an "input" key')],
+)
+def test_bad_job_files_name_the_option(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "job.json"
+    path.write_text(content)
+    with pytest.raises(click.BadParameter) as caught:
+        read_input(path)
+    assert message in caught.value.message and caught.value.param_hint == ["--input"]
+
+
+def test_test_mode_lines_are_sorted_into_chunks_result_and_logs() -> None:
+    shown = output.Output(mode=output.Mode.PLAIN, verbosity=output.Verbosity.VERBOSE)
+    reader = _TestModeReader(shown)
+    for line in [
+        "2026-01-01 INFO rpworker: running test job local_test",
+        '{"chunk": "a"}',
+        '{"chunk": {"error": "not the end"}}',
+        '{"output": ["a"], "error": "boom"}',
+        "[1, 2]",
+    ]:
+        reader(line)
+    assert reader.outcome.chunks == ["a", {"error": "not the end"}]
+    assert reader.final == {"output": ["a"], "error": "boom"}
+    assert reader.tail == ["2026-01-01 INFO rpworker: running test job local_test", "[1, 2]"]
