@@ -17,13 +17,16 @@ from typing import Any
 
 from builder import image, labels, runtime_wheel, tags
 from builder.context import base_context
+from builder.lock import LockFile
 from builder.matrix import Matrix, MatrixRow
+from builder.spec import BaseSpec
 
 BAKE_FILE = "docker-bake.json"
 VARIABLES = ("REGISTRY", "TAG_PREFIX", "REVISION", "SOURCE")
 
 
-def target(matrix: Matrix, row: MatrixRow) -> dict[str, Any]:
+def target(matrix: Matrix, row: MatrixRow, spec: BaseSpec) -> dict[str, Any]:
+    """`spec` is the row's, with the base pinned when the lock file has it."""
     repository = f"${{REGISTRY}}/{matrix.repository}"
     cache = f"type=registry,ref={repository}:buildcache-{row.name}"
     return {
@@ -31,13 +34,19 @@ def target(matrix: Matrix, row: MatrixRow) -> dict[str, Any]:
         "context": row.name,
         "dockerfile": "Dockerfile",
         "tags": row.tags("${REGISTRY}", matrix.repository, "${TAG_PREFIX}"),
-        "labels": labels.base_labels(row.spec, tags.axes(row.spec)),
+        "labels": labels.base_labels(spec, tags.axes(spec)),
         "cache-from": [cache],
         "cache-to": [f"{cache},mode=max"],
     }
 
 
-def bake_file(matrix: Matrix, rows: Sequence[MatrixRow]) -> dict[str, Any]:
+def _pinned(row: MatrixRow, lock: LockFile | None) -> BaseSpec:
+    return replace(row.spec, from_ref=lock.pin(row.spec.from_ref)) if lock else row.spec
+
+
+def bake_file(
+    matrix: Matrix, rows: Sequence[MatrixRow], lock: LockFile | None = None
+) -> dict[str, Any]:
     """The bake definition: variables, `_common`, one target per row, groups."""
     oci = labels.OCI
     common = {
@@ -51,22 +60,28 @@ def bake_file(matrix: Matrix, rows: Sequence[MatrixRow]) -> dict[str, Any]:
             "default": {"targets": [row.name for row in rows if row.default]},
             "all": {"targets": [row.name for row in rows]},
         },
-        "target": {"_common": common, **{row.name: target(matrix, row) for row in rows}},
+        "target": {
+            "_common": common,
+            **{row.name: target(matrix, row, _pinned(row, lock)) for row in rows},
+        },
     }
 
 
 def write_bake(
-    matrix: Matrix, rows: Sequence[MatrixRow], out: Path, wheel: Path | None = None
+    matrix: Matrix, rows: Sequence[MatrixRow], out: Path, lock: LockFile | None = None
 ) -> Path:
-    """Render every row's Dockerfile into OUT/<name>/ with its context; write the bake file."""
+    """Render every row's Dockerfile into OUT/<name>/ with its context; write the bake file.
+
+    Bases in `lock` are pinned to their digests (not checked against the registry here).
+    """
     out.mkdir(parents=True, exist_ok=True)
-    wheel = wheel or runtime_wheel.locate()
+    wheel = runtime_wheel.locate()
     for row in rows:
-        plan = image.plan(replace(row.options, directory=out))
+        plan = image.plan(replace(row.options, directory=out), _pinned(row, lock).from_ref)
         context = out / row.name
         shutil.rmtree(context, ignore_errors=True)
         context.mkdir()
         base_context(context, wheel, plan.base.dockerfile, image.RUNTIME_WHEEL)
     path = out / BAKE_FILE
-    path.write_text(json.dumps(bake_file(matrix, rows), indent=2) + "\n")
+    path.write_text(json.dumps(bake_file(matrix, rows, lock), indent=2) + "\n")
     return path

@@ -11,6 +11,8 @@ from builder import __version__, output
 from builder.cmd_gpu_check import gpu_check
 from builder.cmd_image import image
 from builder.cmd_init import init
+from builder.cmd_lock import lock
+from builder.cmd_matrix import matrix
 from builder.cmd_publish import push
 from builder.cmd_serve import serve
 from builder.cmd_test import test
@@ -29,3 +31,5 @@ main.add_command(init)
 main.add_command(serve)
 main.add_command(test)
 main.add_command(push)
+main.add_command(lock)
+main.add_command(matrix)

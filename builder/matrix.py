@@ -63,18 +63,22 @@ class MatrixRow:
 
 @dataclass(frozen=True)
 class Matrix:
+    """`directory` (the matrix file's) is where rows build from: no handler, git provenance."""
+
     source: str
+    directory: Path
     registry: str
     repository: str
     rows: tuple[MatrixRow, ...]
 
 
-def _read(path: Path | None) -> tuple[str, Any]:
+def _read(path: Path | None) -> tuple[str, Path, Any]:
     if path is None:
-        text = resources.files("builder.images").joinpath(MATRIX_FILE).read_text("utf-8")
-        return f"images/{MATRIX_FILE}", yaml.safe_load(text)
+        shipped = resources.files("builder.images")
+        text = shipped.joinpath(MATRIX_FILE).read_text("utf-8")
+        return f"images/{MATRIX_FILE}", Path(str(shipped)), yaml.safe_load(text)
     try:
-        return str(path), yaml.safe_load(path.read_text(encoding="utf-8"))
+        return str(path), path.parent, yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise MatrixError(str(path), [f"cannot read the matrix: {exc}"]) from exc
 
@@ -110,7 +114,7 @@ def _row(index: int, raw: Any, problems: list[str], data: compat.CompatData) -> 
 
 def load_matrix(path: Path | None = None, data: compat.CompatData | None = None) -> Matrix:
     """Load, shape-check and resolve every row; all problems are reported at once."""
-    source, raw = _read(path)
+    source, directory, raw = _read(path)
     if not isinstance(raw, dict) or not isinstance(raw.get("images"), list):
         raise MatrixError(source, ["expected a mapping with an `images` list of rows"])
     problems: list[str] = []
@@ -127,6 +131,7 @@ def load_matrix(path: Path | None = None, data: compat.CompatData | None = None)
         raise MatrixError(source, problems)
     return Matrix(
         source=source,
+        directory=directory,
         registry=str(raw.get("registry", "docker.io")),
         repository=str(raw.get("repository", tags.BASE_REPOSITORY)),
         rows=tuple(row for row in rows if row is not None),
