@@ -111,3 +111,15 @@ def test_bad_flag_value(tmp_path: Path) -> None:
     done = run_rpworker(str(handler), "--rp_api_concurrency", "0", cwd=tmp_path)
     assert done.returncode == 2
     assert "--rp_api_concurrency: must be 1 or more, got 0" in done.stderr
+
+
+def test_gpu_check_is_dispatched(tmp_path: Path) -> None:
+    done = run_rpworker("gpu-check", "--help", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.startswith("usage: rpworker gpu-check")
+
+
+def test_public_api() -> None:
+    import rpworker
+
+    assert rpworker.__all__ == ["__version__", "progress_update", "start", "validate"]
