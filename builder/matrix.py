@@ -18,6 +18,7 @@ import click
 import yaml
 
 from builder import compat, tags
+from builder.errors import IncompatibleChoiceError
 from builder.spec import BaseSpec, ImageOptions
 
 MATRIX_FILE = "matrix.yaml"
@@ -106,8 +107,8 @@ def _row(index: int, raw: Any, problems: list[str], data: compat.CompatData) -> 
     options = ImageOptions(**{axis: raw[axis] for axis in AXES})
     try:
         spec = compat.resolve(options, data)
-    except click.BadParameter as exc:
-        problems.append(f"{where}: {exc.format_message()}")
+    except IncompatibleChoiceError as exc:
+        problems.append(f"{where}: {exc.option.lstrip('-')} {exc.message}")
         return None
     return MatrixRow(name, options, spec, raw.get("default", True))
 
