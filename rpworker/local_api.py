@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -43,7 +43,7 @@ class ApiError(Exception):
 
 
 JOBS = web.AppKey("jobs", Jobs)
-GPU_FACTS = web.AppKey("gpu_facts", object)
+GPU_FACTS: web.AppKey[GpuFacts | None] = web.AppKey("gpu_facts")
 
 
 def _jobs(request: web.Request) -> Jobs:
@@ -84,8 +84,9 @@ def _timeout_s(body: dict[str, Any]) -> float | None:
 
 async def _submit(request: web.Request, prefix: str = "") -> JobRecord:
     body = await _read_request(request)
-    extra = {"webhook": body["webhook"]} if "webhook" in body else {}
-    return _jobs(request).submit(body["input"], prefix, timeout_s=_timeout_s(body), **extra)
+    return _jobs(request).submit(
+        body["input"], prefix=prefix, webhook=body.get("webhook"), timeout_s=_timeout_s(body)
+    )
 
 
 def _record(request: web.Request) -> JobRecord:
@@ -143,7 +144,7 @@ async def on_cancel(request: web.Request) -> web.Response:
 
 async def on_health(request: web.Request) -> web.Response:
     body = _jobs(request).health()
-    facts: Any = request.app[GPU_FACTS]
+    facts = request.app[GPU_FACTS]
     if facts is not None:
         try:
             body["gpu"] = facts()
@@ -202,11 +203,9 @@ def create_app(
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
     app[GPU_FACTS] = gpu_facts
 
-    async def lifecycle(app: web.Application) -> Any:
-        jobs = Jobs(handler, aggregate, settings or ApiSettings())
-        app[JOBS] = jobs
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-            jobs.session = session
+            app[JOBS] = jobs = Jobs(handler, aggregate, settings or ApiSettings(), session)
             yield
             await jobs.close()
 

@@ -82,7 +82,13 @@ class ApiSettings:
 class Jobs:
     """Runs submitted jobs in the background, at most ``concurrency`` at once."""
 
-    def __init__(self, handler: Handler, aggregate: bool, settings: ApiSettings) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        aggregate: bool,
+        settings: ApiSettings,
+        session: aiohttp.ClientSession,
+    ) -> None:
         self.handler = handler
         self.aggregate = aggregate
         self.settings = settings
@@ -93,10 +99,17 @@ class Jobs:
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix=THREAD_PREFIX)
         self._background: set[asyncio.Task[None]] = set()
-        self.session: aiohttp.ClientSession | None = None
+        self._session = session
 
-    def submit(self, job_input: Any, prefix: str = "", **fields: Any) -> JobRecord:
-        record = self.store.add(job_input, prefix=prefix, **fields)
+    def submit(
+        self,
+        job_input: Any,
+        *,
+        prefix: str = "",
+        webhook: str | None = None,
+        timeout_s: float | None = None,
+    ) -> JobRecord:
+        record = self.store.add(job_input, prefix=prefix, webhook=webhook, timeout_s=timeout_s)
         record.task = self._spawn(self._execute(record))
         return record
 
@@ -126,7 +139,7 @@ class Jobs:
             return
         await self.store.finish(record, status, body)
         if record.webhook:
-            self._spawn(self._post_webhook(record))
+            self._spawn(self._post_webhook(record.webhook, record))
 
     async def _run(self, record: JobRecord) -> ResultBody:
         async def on_chunk(chunk: Any) -> None:
@@ -158,14 +171,13 @@ class Jobs:
             await self.cancel(record)
         return len(queued)
 
-    async def _post_webhook(self, record: JobRecord) -> None:
+    async def _post_webhook(self, url: str, record: JobRecord) -> None:
         """POST the final status to the job's webhook; retried a little, never raises."""
-        url, body = record.webhook, record.status_body()
-        assert url is not None and self.session is not None
+        body = record.status_body()
         for attempt, delay in enumerate((0.0, *WEBHOOK_DELAYS_S), start=1):
             await asyncio.sleep(delay)
             try:
-                async with self.session.post(url, json=body) as response:
+                async with self._session.post(url, json=body) as response:
                     if response.status < 500:
                         if response.status >= 400:
                             log.warning(

@@ -137,10 +137,19 @@ class JobStore:
         self.completed = 0
         self.failed = 0
 
-    def add(self, job_input: Any, *, prefix: str = "", **fields: Any) -> JobRecord:
+    def add(
+        self,
+        job_input: Any,
+        *,
+        prefix: str = "",
+        webhook: str | None = None,
+        timeout_s: float | None = None,
+    ) -> JobRecord:
+        """A new queued job; the handler sees ``webhook`` in the job, as on the platform."""
         self.evict_expired()
-        timeout_s = fields.pop("timeout_s", None)
-        job: Job = {"id": f"{prefix}{uuid.uuid4()}", "input": job_input, **fields}
+        job: Job = {"id": f"{prefix}{uuid.uuid4()}", "input": job_input}
+        if webhook is not None:
+            job["webhook"] = webhook
         record = JobRecord(job, self.buffer_size, timeout_s)
         self._records[record.id] = record
         return record
