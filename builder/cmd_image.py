@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from builder import config
 from builder import image as image_lib
 from builder.cmd_lock import lock_options, pinned_base
 from builder.cmd_publish import login_options, metadata_file_option, publish_built, push_option
@@ -159,7 +160,7 @@ def image(
     **params: Any,
 ) -> None:
     """Build a GPU worker image (an app image when DIR has a handler)."""
-    options = options_from_flags(params)
+    options = config.with_project_defaults(options_from_flags(params))
     from_ref = pinned_base(options, lock_file, locked, publish_options, check=not dry_run)
     if dry_run:
         _print_plan(image_lib.plan(options, from_ref), as_json)

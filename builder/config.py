@@ -3,12 +3,13 @@
 Loading is three steps, each its own function: :func:`parse` (YAML only, into
 the raw mapping), :func:`validate` (every problem at once: key, bad value,
 what is allowed) and :func:`resolve` (the typed config with defaults filled
-in). The resolved config becomes option defaults of `rpbuild image`
-(:meth:`ProjectConfig.image_defaults`); flags given on the command line win.
+in). :func:`with_project_defaults` then fills the options of `rpbuild image`
+that its command line left unset; flags always win.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,15 +18,20 @@ from typing import Any
 
 import click
 import yaml
+from click.core import ParameterSource
+
+from builder import compat
+from builder.spec import GpuRequirements, ImageOptions
 
 FILE_NAME = "rpbuild.yaml"
 
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _MAJOR_MINOR = re.compile(r"^\d+\.\d+$")
-_REPOSITORY = re.compile(
-    r"^(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"
+_REPOSITORY_TEXT = (
+    r"(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
 )
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_REPOSITORY = re.compile(f"^{_REPOSITORY_TEXT}$")
+_IMAGE_REF = re.compile(f"^{_REPOSITORY_TEXT}(?::[\\w][\\w.-]{{0,127}})?$")
 _DEB_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[\w.+:~-]+)?$")
 _FLAVORS = ("runtime", "devel")
 
@@ -135,7 +141,10 @@ FIELDS: dict[str, Check] = {
     "ubuntu": _string(_MAJOR_MINOR, 'an Ubuntu release such as "22.04"'),
     "flavor": _choice(_FLAVORS),
     "repository": _string(_REPOSITORY, "an image repository such as ghcr.io/you/worker"),
-    "tags": _list_of(_string(_TAG, "tag"), "a list of tags such as [latest, v1]"),
+    "tags": _list_of(
+        _string(_IMAGE_REF, "image reference"),
+        "a list of image references such as [ghcr.io/you/worker:v1]",
+    ),
     "handler": _relative_file,
     "requirements": _relative_file,
     "system_packages": _list_of(
@@ -173,14 +182,18 @@ def parse(path: Path) -> dict[str, Any]:
 
 
 def _check_section(
-    raw: Mapping[str, Any], checks: Mapping[str, Check], prefix: str = ""
+    raw: Mapping[str, Any],
+    checks: Mapping[str, Check],
+    prefix: str = "",
+    sections: Sequence[str] = (),
 ) -> list[ConfigIssue]:
     issues = []
     for key, value in raw.items():
         name = f"{prefix}{key}"
         check = checks.get(str(key))
         if check is None:
-            issues.append(ConfigIssue(name, value, "unknown key", ", ".join(checks)))
+            keys = ", ".join([*checks, *sections])
+            issues.append(ConfigIssue(name, value, "unknown key", keys))
         elif value is not None:
             issue = check(name, value)
             if issue is not None:
@@ -195,7 +208,7 @@ def validate(raw: Mapping[str, Any], known_cuda: Sequence[str] = ()) -> list[Con
     unknown CUDA release into an error listing the releases there are.
     """
     top = {k: v for k, v in raw.items() if k != "gpu"}
-    issues = _check_section(top, FIELDS)
+    issues = _check_section(top, FIELDS, sections=["gpu"])
     gpu = raw.get("gpu")
     if gpu is not None and not isinstance(gpu, dict):
         issues.append(ConfigIssue("gpu", gpu, "must be a mapping", ", ".join(GPU_FIELDS)))
@@ -263,3 +276,63 @@ def load(directory: Path, known_cuda: Sequence[str] = ()) -> ProjectConfig | Non
     if issues:
         raise ConfigError(path, issues)
     return resolve(path, raw)
+
+
+_SAME_NAME = ("cuda", "python", "torch", "ubuntu", "flavor", "repository", "base_image", "platform")
+_FILES = ("handler", "requirements", "ca_bundle")
+
+
+def _given_flags() -> set[str]:
+    """Parameters of the running command set on its command line (or by env var)."""
+    ctx = click.get_current_context()
+    defaults = (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
+    return {name for name in ctx.params if ctx.get_parameter_source(name) not in defaults}
+
+
+def _project_file(project: ProjectConfig, key: str, name: str) -> Path:
+    path = project.directory / Path(name).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            project.path, [ConfigIssue(key, name, "file not found", "an existing file")]
+        )
+    return path
+
+
+def with_project_defaults(options: ImageOptions) -> ImageOptions:
+    """``options`` with DIR's rpbuild.yaml filling whatever the command line left unset.
+
+    Build arguments merge (a flag overrides the same name); system packages
+    have no flag and always come from the file.
+    """
+    project = load(options.directory, [release.version for release in compat.load().cuda])
+    if project is None:
+        return options
+    given = _given_flags()
+    changes: dict[str, Any] = {
+        name: getattr(project, name)
+        for name in _SAME_NAME
+        if name not in given and getattr(project, name) is not None
+    }
+    changes |= {
+        name: _project_file(project, name, getattr(project, name))
+        for name in _FILES
+        if name not in given and getattr(project, name) is not None
+    }
+    if "tags" not in given and project.tags:
+        changes["tags"] = project.tags
+    overridden = {key for key, _ in options.build_args}
+    file_args = tuple((k, v) for k, v in project.build_args.items() if k not in overridden)
+    gpu = options.gpu
+    return dataclasses.replace(
+        options,
+        **changes,
+        system_packages=options.system_packages or project.system_packages,
+        build_args=file_args + options.build_args,
+        gpu=GpuRequirements(
+            gpu.min_gpus if "min_gpus" in given else project.min_gpus,
+            gpu.min_free_memory_mb if "min_gpu_memory" in given else project.min_gpu_memory,
+            gpu.min_compute_capability
+            if "min_compute_capability" in given
+            else project.min_compute_capability,
+        ),
+    )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from builder import config
+from builder.cli import main
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -35,7 +38,7 @@ torch: "2.4.1"
 ubuntu: "22.04"
 flavor: devel
 repository: 127.0.0.1:5000/team/worker
-tags: [latest, v1]
+tags: [ghcr.io/me/w:latest, w]
 handler: src/handler.py
 requirements: requirements.txt
 system_packages: [ffmpeg, libgl1]
@@ -55,7 +58,7 @@ gpu:
         "devel",
     )
     assert loaded.repository == "127.0.0.1:5000/team/worker"
-    assert loaded.tags == ("latest", "v1")
+    assert loaded.tags == ("ghcr.io/me/w:latest", "w")
     assert loaded.system_packages == ("ffmpeg", "libgl1")
     assert loaded.build_args == {"MODEL": "small", "LAYERS": "12", "FAST": "true"}
     assert (loaded.min_gpus, loaded.min_gpu_memory, loaded.min_compute_capability) == (
@@ -156,3 +159,65 @@ def test_top_level_must_be_a_mapping(tmp_path: Path, text: str) -> None:
 def test_absolute_handler_path_is_refused(tmp_path: Path) -> None:
     error = problems(tmp_path, "handler: /srv/handler.py\n")
     assert "handler: invalid file name" in error.message
+
+
+def image_plan(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["image", *args, "--dry-run", "--json"])
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    result = CliRunner().invoke(main, ["init", str(tmp_path), "--repository", "ghcr.io/me/w"])
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+def test_image_needs_no_flags_in_an_init_project(project: Path) -> None:
+    code, text = image_plan(str(project))
+    assert code == 0, text
+    base, app = json.loads(text)["images"]
+    assert base["tags"][0].startswith("rpbuild/base:cuda12.1.")
+    assert "-py3.11-" in base["tags"][0]
+    assert app["tags"][0].startswith("ghcr.io/me/w:cuda12.1.")
+    assert 'ENTRYPOINT ["rpworker", "/app/handler.py"]' in app["dockerfile"]
+
+
+def test_flags_override_the_file_and_the_file_fills_the_rest(project: Path) -> None:
+    settings = project / "rpbuild.yaml"
+    settings.write_text(
+        settings.read_text()
+        .replace("system_packages: []", "system_packages: [ffmpeg]")
+        .replace("min_gpus: null", "min_gpus: 2")
+        + "tags: [ghcr.io/me/w:latest]\nbuild_args: {MODEL: small, SIZE: 1}\n"
+    )
+    code, text = image_plan(str(project), "--cuda", "12.4", "--build-arg", "SIZE=2")
+    assert code == 0, text
+    base, app = json.loads(text)["images"]
+    assert base["tags"][0].startswith("rpbuild/base:cuda12.4.")
+    assert app["tags"] == ["ghcr.io/me/w:latest"]
+    assert "install -y --no-install-recommends ffmpeg" in app["dockerfile"]
+    assert "RPWORKER_MIN_GPUS=2" in base["dockerfile"] + app["dockerfile"]
+    code, text = image_plan(str(project), "--min-gpus", "3")
+    assert code == 0, text
+    assert "RPWORKER_MIN_GPUS=3" in text and "RPWORKER_MIN_GPUS=2" not in text
+
+
+def test_image_refuses_a_bad_file_with_every_problem(project: Path) -> None:
+    settings = project / "rpbuild.yaml"
+    settings.write_text(
+        settings.read_text().replace('cuda: "12.1"', 'cuda: "12.3"') + "colour: blue\n"
+    )
+    result = CliRunner().invoke(main, ["image", str(project), "--dry-run"])
+    assert result.exit_code == 2
+    assert "2 problem(s)" in result.output
+    assert "cuda: unknown CUDA release (got '12.3'); allowed: 11.8.0, 12.1.1" in result.output
+    assert "colour: unknown key (got 'blue')" in result.output and "gpu" in result.output
+
+
+def test_a_missing_file_named_in_the_config_is_reported(project: Path) -> None:
+    settings = project / "rpbuild.yaml"
+    settings.write_text(settings.read_text().replace("handler: handler.py", "handler: app.py"))
+    result = CliRunner().invoke(main, ["image", str(project), "--dry-run"])
+    assert result.exit_code == 2
+    assert "handler: file not found (got 'app.py')" in result.output
