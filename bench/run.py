@@ -1,0 +1,371 @@
+"""rpworker against the reference SDK (runpod 1.12.0), side by side, in one run.
+
+    .venv/bin/python bench/run.py
+
+Both runtimes run the same handler file (bench/handlers.py) as subprocesses
+against the same platform emulator (bench/emulator.py) on 127.0.0.1, one
+scenario at a time. Prints each figure with the ratio and the target, and
+writes bench/results/latest.md and latest.json. Needs scripts/setup (the SDK
+venv in .cache/venvs/runpod); builds a venv for our wheel in .cache/venvs/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.emulator import Emulator  # noqa: E402
+
+HANDLERS = str(ROOT / "bench" / "handlers.py")
+SDK_VENV = ROOT / ".cache" / "venvs" / "runpod"
+OURS_VENV = ROOT / ".cache" / "venvs" / "rpworker-bench"
+RESULTS = ROOT / "bench" / "results"
+NOT_RUNTIME = {"pip", "setuptools", "wheel"}
+
+
+@dataclass
+class Runtime:
+    name: str
+    argv: list[str]
+    api_flags: list[str] = field(default_factory=list)
+
+
+OURS = Runtime("rpworker", [str(ROOT / ".venv" / "bin" / "rpworker"), HANDLERS])
+SDK = Runtime("runpod 1.12.0", [str(SDK_VENV / "bin" / "python"), HANDLERS])
+
+
+@dataclass
+class Scenario:
+    key: str
+    title: str
+    handler: str
+    concurrency: int
+    jobs: dict[str, int]
+
+
+SCENARIOS = [
+    Scenario("echo_c1", "echo, concurrency 1", "echo", 1, {OURS.name: 400, SDK.name: 4}),
+    Scenario("echo_c32", "echo, concurrency 32", "echo", 32, {OURS.name: 3000, SDK.name: 160}),
+    Scenario(
+        "sleep_c16", "50 ms async sleep, concurrency 16", "sleep_50ms", 16,
+        {OURS.name: 1500, SDK.name: 100},
+    ),
+    Scenario(
+        "stream_c8", "async generator stream (5 chunks, 10 ms), concurrency 8", "stream_5", 8,
+        {OURS.name: 500, SDK.name: 50},
+    ),
+    Scenario(
+        "sync_c4", "20 sync 0.2 s jobs, concurrency 4", "sync_sleep_200ms", 4,
+        {OURS.name: 20, SDK.name: 20},
+    ),
+]  # fmt: skip
+
+
+@dataclass
+class Run:
+    jobs: int
+    seconds: float
+    chunks: int
+    cold_start_s: float
+    peak_pss_mb: float
+
+
+def _tree_pss_kb(pid: int) -> int:
+    """PSS of a process and its descendants (the SDK pings from a child process)."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+async def _sample_pss(pid: int, peak: list[int]) -> None:
+    while True:
+        peak[0] = max(peak[0], _tree_pss_kb(pid))
+        await asyncio.sleep(0.05)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 15)
+        except asyncio.TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+def _worker_env(emulator: Emulator, scenario: Scenario) -> dict[str, str]:
+    return {
+        **os.environ,
+        **emulator.env(),
+        "BENCH_HANDLER": scenario.handler,
+        "BENCH_CONCURRENCY": str(scenario.concurrency),
+        "RUNPOD_LOG_LEVEL": "ERROR",
+        # The SDK's startup checks would probe a GPU and connect to 8.8.8.8.
+        "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true",
+        "RUNPOD_SKIP_GPU_CHECK": "true",
+        "RPWORKER_GPU_CHECK": "off",
+    }
+
+
+async def run_scenario(runtime: Runtime, scenario: Scenario) -> Run:
+    emulator = Emulator(long_poll_s=1.0)
+    await emulator.serve()
+    count = scenario.jobs[runtime.name]
+    await emulator.submit(*range(count))
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        *runtime.argv,
+        env=_worker_env(emulator, scenario),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    peak = [0]
+    sampler = asyncio.create_task(_sample_pss(process.pid, peak))
+    try:
+        await emulator.wait_results(count, timeout=120)
+    finally:
+        sampler.cancel()
+        await _stop(process)
+        await emulator.close()
+    first_take = emulator.take_times[0]
+    last_result = max(post.at for post in emulator.posts if post.route == "done")
+    return Run(
+        jobs=count,
+        seconds=last_result - first_take,
+        chunks=sum(len(chunks) for chunks in emulator.chunks.values()),
+        cold_start_s=first_take - started,
+        peak_pss_mb=peak[0] / 1024,
+    )
+
+
+async def _api_rate(runtime: Runtime, concurrency: int, seconds: float = 2.0) -> float:
+    """Completed /runsync requests per second against ``--rp_serve_api``.
+
+    The load comes from raw keep-alive HTTP/1.1 connections, which cost far
+    less CPU than a full client: with aiohttp's client the load generator, not
+    the server, was the limit on these 2-core machines.
+    """
+    port = 18000 + concurrency + (0 if runtime is OURS else 500)
+    env = {**os.environ, "BENCH_HANDLER": "echo", "RUNPOD_LOG_LEVEL": "ERROR"}
+    env.pop("RUNPOD_WEBHOOK_GET_JOB", None)
+    args = ["--rp_serve_api", "--rp_api_host", "127.0.0.1", "--rp_api_port", str(port)]
+    process = await asyncio.create_subprocess_exec(
+        *runtime.argv,
+        *args,
+        *runtime.api_flags,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await _wait_listening(port, process)
+        warm = time.monotonic() + 0.3
+        await asyncio.gather(*(_runsync_loop(port, warm) for _ in range(concurrency)))
+        start = time.monotonic()
+        counts = await asyncio.gather(
+            *(_runsync_loop(port, start + seconds) for _ in range(concurrency))
+        )
+        return sum(counts) / (time.monotonic() - start)
+    finally:
+        await _stop(process)
+
+
+_BODY = b'{"input": {"n": 1}}'
+_REQUEST = (
+    b"POST /runsync HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_BODY), _BODY)
+)
+
+
+async def _runsync_loop(port: int, until: float) -> int:
+    """Requests on one connection until ``until``; how many completed."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    completed = 0
+    try:
+        while time.monotonic() < until:
+            writer.write(_REQUEST)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            body = await reader.readexactly(length)
+            completed += head.startswith(b"HTTP/1.1 200") and b"COMPLETED" in body
+    finally:
+        writer.close()
+    return completed
+
+
+async def _wait_listening(port: int, process: asyncio.subprocess.Process) -> None:
+    for _ in range(300):
+        if process.returncode is not None:
+            raise RuntimeError(f"the local API on port {port} exited with {process.returncode}")
+        try:
+            if await _runsync_loop(port, time.monotonic() + 0.05):
+                return
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the local API on port {port} did not answer within 30 s")
+
+
+def _installed(venv: Path) -> tuple[int, float]:
+    """Distributions and MB installed in a venv, not counting pip/setuptools/wheel."""
+    (site,) = venv.glob("lib/python3*/site-packages")
+    dists = 0
+    size = 0
+    for info in site.glob("*.dist-info"):
+        if info.name.split("-")[0].lower() in NOT_RUNTIME:
+            continue
+        dists += 1
+        for line in (info / "RECORD").read_text().splitlines():
+            path = site / line.split(",")[0]
+            if path.is_file():
+                size += path.stat().st_size
+    return dists, size / 1e6
+
+
+def _quiet(argv: list[str]) -> None:
+    """Run pip, showing its output only when it fails (it warns about the machine's config)."""
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"failed: {' '.join(argv)}")
+
+
+def _build_ours() -> Path:
+    """A fresh venv for our runtime as images install it: the wheel plus requirements."""
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(OURS_VENV)], check=True)
+    pip = [str(OURS_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
+    _quiet([*pip, "-r", str(ROOT / "rpworker" / "requirements.txt")])
+    with tempfile.TemporaryDirectory() as wheels:
+        _quiet([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, str(ROOT)])
+        (wheel,) = Path(wheels).glob("*.whl")
+        _quiet([*pip, "--no-deps", str(wheel)])
+    return OURS_VENV
+
+
+@dataclass
+class Figure:
+    title: str
+    unit: str
+    ours: float
+    sdk: float
+    target: str
+    met: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.sdk if self.sdk else float("inf")
+
+
+def _line(figure: Figure) -> str:
+    verdict = "ok" if figure.met else "MISSED"
+    return (
+        f"| {figure.title} | {figure.ours:.4g} {figure.unit} | {figure.sdk:.4g} {figure.unit} "
+        f"| {figure.ratio:.3g}x | {figure.target} | {verdict} |"
+    )
+
+
+def _rate_figure(title: str, ours: float, sdk: float, at_least: float) -> Figure:
+    return Figure(title, "jobs/s", ours, sdk, f">= {at_least:g}x", ours >= at_least * sdk)
+
+
+async def main() -> int:
+    if not (SDK_VENV / "bin" / "python").exists():
+        print("the reference SDK venv is missing: run scripts/setup", file=sys.stderr)
+        return 2
+    figures: list[Figure] = []
+
+    def report(figure: Figure) -> None:
+        figures.append(figure)
+        print(_line(figure), flush=True)
+
+    print("| figure | rpworker | runpod 1.12.0 | ratio | target | |\n|---|---|---|---|---|---|")
+    runs: dict[str, dict[str, Run]] = {}
+    for scenario in SCENARIOS:
+        runs[scenario.key] = {rt.name: await run_scenario(rt, scenario) for rt in (OURS, SDK)}
+        ours, sdk = runs[scenario.key][OURS.name], runs[scenario.key][SDK.name]
+        if scenario.key == "sync_c4":
+            report(Figure(scenario.title + ", wall", "s", ours.seconds, sdk.seconds, "<= 1.3 s",
+                          ours.seconds <= 1.3))  # fmt: skip
+            continue
+        rate_ours, rate_sdk = ours.jobs / ours.seconds, sdk.jobs / sdk.seconds
+        target = {"echo_c1": 100, "echo_c32": 20, "sleep_c16": 15, "stream_c8": 10}[scenario.key]
+        report(_rate_figure(scenario.title, rate_ours, rate_sdk, target))
+        if scenario.key == "stream_c8":
+            report(Figure("  stream chunks/s", "chunks/s", ours.chunks / ours.seconds,
+                          sdk.chunks / sdk.seconds, "(follows jobs/s)", True))  # fmt: skip
+    cold = {rt.name: statistics.median(r[rt.name].cold_start_s for r in runs.values())
+            for rt in (OURS, SDK)}  # fmt: skip
+    report(Figure("cold start to first job take (median)", "s", cold[OURS.name], cold[SDK.name],
+                  "<= 0.25x", cold[OURS.name] <= 0.25 * cold[SDK.name]))  # fmt: skip
+    pss = {rt.name: max(r[rt.name].peak_pss_mb for r in runs.values()) for rt in (OURS, SDK)}
+    report(Figure("peak PSS (worker process tree)", "MB", pss[OURS.name], pss[SDK.name],
+                  "<= 0.5x", pss[OURS.name] <= 0.5 * pss[SDK.name]))  # fmt: skip
+    for concurrency in (1, 32):
+        OURS.api_flags = ["--rp_api_concurrency", str(concurrency)]
+        ours_rate = await _api_rate(OURS, concurrency)
+        sdk_rate = await _api_rate(SDK, concurrency)
+        report(Figure(f"local API /runsync, concurrency {concurrency}", "req/s", ours_rate,
+                      sdk_rate, ">= 2x", ours_rate >= 2 * sdk_rate))  # fmt: skip
+    dists_ours, mb_ours = _installed(_build_ours())
+    dists_sdk, mb_sdk = _installed(SDK_VENV)
+    report(Figure("installed size, runtime + dependencies", "MB", mb_ours, mb_sdk, "<= 0.1x",
+                  mb_ours <= 0.1 * mb_sdk))  # fmt: skip
+    report(Figure("  distributions installed", "", dists_ours, dists_sdk, "", True))
+    _write(figures, runs)
+    return 0
+
+
+def _write(figures: list[Figure], runs: dict[str, dict[str, Run]]) -> None:
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    lines = [
+        "# rpworker vs runpod 1.12.0",
+        "",
+        f"{when}; {machine}; command: `.venv/bin/python bench/run.py`.",
+        "Same handlers (bench/handlers.py), same platform emulator, one run.",
+        "",
+        "| figure | rpworker | runpod 1.12.0 | ratio | target | |",
+        "|---|---|---|---|---|---|",
+        *(_line(figure) for figure in figures),
+        "",
+    ]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.md").write_text("\n".join(lines))
+    data: dict[str, Any] = {
+        "when": when,
+        "machine": machine,
+        "figures": [{**vars(f), "ratio": f.ratio} for f in figures],
+        "runs": {key: {name: vars(r) for name, r in pair.items()} for key, pair in runs.items()},
+    }
+    (RESULTS / "latest.json").write_text(json.dumps(data, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
