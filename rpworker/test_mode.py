@@ -98,7 +98,7 @@ def _report_error(job: Job, error: str) -> None:
 
 
 def run(config: Config, flags: Flags) -> int:
-    """Run the test job; 0 on success, 1 on failure or mismatch, 2 on unusable input."""
+    """Run the test job: exit 0 (success), 1 (failure, mismatch), 2 (bad input), 130 (Ctrl-C)."""
     try:
         job = load_job(flags.test_input)
         expected = None if flags.test_output is None else _parse(flags.test_output, "--test_output")
@@ -106,7 +106,11 @@ def run(config: Config, flags: Flags) -> int:
         print(f"rpworker: error: {exc}", file=sys.stderr)
         return 2
     log.info("running test job %s", job["id"])
-    body = asyncio.run(_execute(config, job))
+    try:
+        body = asyncio.run(_execute(config, job))
+    except KeyboardInterrupt:
+        print(f"rpworker: job {job['id']} interrupted", file=sys.stderr)
+        return 130
     _emit(body)
     if results.is_failure(body):
         _report_error(job, body["error"])
