@@ -10,6 +10,7 @@ import docker
 import pytest
 from click.testing import CliRunner
 
+from builder.cli import main
 from builder.cmd_publish import push
 from builder.push import LocalImageMissingError, classify_push_error
 from builder.reference import parse_ref
@@ -21,6 +22,7 @@ from builder.registry import (
     TransientRegistryError,
 )
 from builder.retry import TransientError
+from tests.fixtures.docker_engine import STAND_IN, base_flags, rpbuild
 from tests.fixtures.registry import LocalRegistry
 
 REF = parse_ref("127.0.0.1:5000/team/worker:1.0")
@@ -182,3 +184,56 @@ def test_unknown_local_tag_and_mixed_images(
     mixed = CliRunner().invoke(push, [one, other])
     assert mixed.exit_code == 2
     assert "separate calls" in mixed.output
+
+
+@pytest.mark.docker
+@pytest.mark.registry
+def test_image_and_matrix_build_push_from_a_locked_base(
+    registry: LocalRegistry, tmp_path: Path
+) -> None:
+    """The whole publishing path: the stand-in base served by a registry and locked,
+    `rpbuild image --push` and `rpbuild matrix build --push` FROM its digest."""
+    client = docker.from_env()
+    base = f"{registry.host}/rpbuild/stand-in:bookworm"
+    _tag(client, client.images.get(STAND_IN).id, base)
+    assert CliRunner().invoke(push, [base]).exit_code == 0
+    client.images.remove(base)  # the build must pull it from the registry, by digest
+    project = tmp_path / "project"
+    project.mkdir()
+    locked = CliRunner().invoke(main, ["lock", str(project), "--base-image", base])
+    assert locked.exit_code == 0, locked.output
+    digest = RegistryClient(registry.host).manifest_digest(parse_ref(base))
+
+    flags = [*base_flags()]
+    flags[flags.index("--base-image") + 1] = base
+    tags = [f"{registry.host}/rpbuild/e2e:1", f"{registry.host}/rpbuild/e2e:latest"]
+    metadata = tmp_path / "image.json"
+    code, payload, output = rpbuild(
+        "image", str(project), *flags, "-t", tags[0], "-t", tags[1],
+        "--push", "--metadata-file", str(metadata), "--locked",
+    )  # fmt: skip
+    assert code == 0, output
+    published = json.loads(metadata.read_text())
+    assert published == payload["publish"]
+    assert published["tags"] == tags
+    assert published["labels"]["io.rpbuild.base"] == f"{base}@{digest}"
+    for tag in tags:
+        assert RegistryClient(registry.host).manifest_digest(parse_ref(tag)) == published["digest"]
+
+    matrix_file = tmp_path / "matrix.yaml"
+    row = {"name": "stand-in", "cuda": "12.1", "python": "3.11", "torch": "none",
+           "ubuntu": "22.04", "flavor": "runtime"}  # fmt: skip
+    matrix_file.write_text(json.dumps({"repository": "rpbuild/matrix", "images": [row]}))
+    shard = tmp_path / "publish" / "stand-in.json"
+    built = CliRunner().invoke(
+        main,
+        ["matrix", "build", "--matrix-file", str(matrix_file), "--filter", "name=stand-in",
+         "--registry", registry.host, "--base-image", base, *flags[flags.index("--ca-bundle"):],
+         "--lock-file", str(project / "rpbuild.lock"), "--locked", "--push",
+         "--metadata-file", str(shard)],
+    )  # fmt: skip
+    assert built.exit_code == 0, built.output
+    (result,) = json.loads(shard.read_text())
+    assert result["tags"][1] == f"{registry.host}/rpbuild/matrix:stand-in"
+    assert result["labels"]["io.rpbuild.base"] == f"{base}@{digest}"
+    assert f"{result['tags'][1]}  verified" in built.output
