@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import json
 import logging
 import os
@@ -21,7 +22,8 @@ import random
 import signal
 import sys
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from rpworker import gpu, logs, progress, results
 from rpworker.concurrency import ElasticExecutor
@@ -33,11 +35,15 @@ from rpworker.settings import Settings, SettingsError, load
 from rpworker.types import Config, Job, ResultBody
 
 log = logging.getLogger("rpworker")
+T = TypeVar("T")
 
 _current_job: contextvars.ContextVar[str] = contextvars.ContextVar("rpworker_job", default="")
 
 _POLL_ERRORS = (PlatformError, ValueError, *TRANSIENT_ERRORS)
 """Take and stop polls back off and retry on these; ValueError is a garbled JSON answer."""
+
+MIN_EMPTY_POLL_S = 0.5
+"""The shortest time between two polls that found nothing."""
 
 MODIFIER_POLL_S = 0.2
 """How often a full worker asks ``concurrency_modifier`` again, so a raise applies at once."""
@@ -214,43 +220,48 @@ class Worker:
             await asyncio.wait_for(self._changed.wait(), MODIFIER_POLL_S)
 
     async def _take_loop(self) -> None:
-        failures = 0
         while True:
             free = await self._free_slots()
-            try:
-                jobs = await self._platform.take(free, in_progress=bool(self._running))
-            except _POLL_ERRORS as exc:
-                delay = backoff(failures, self._rng, base=0.2, cap=10)
-                failures += 1
-                log.warning("job take failed (%s); next try in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            failures = 0
-            for job in jobs:
+            for job in await self._poll("job take", functools.partial(self._take, free)):
                 self._start(job)
+
+    async def _take(self, free: int) -> list[Job]:
+        return await self._platform.take(free, in_progress=bool(self._running))
 
     async def _stop_loop(self) -> None:
         """Long-poll the job-stop channel while jobs run; cancel the ones it names."""
-        failures = 0
         while True:
             if not self._running:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
-            try:
-                ids = await self._platform.jobs_to_stop()
-            except _POLL_ERRORS as exc:
-                delay = backoff(failures, self._rng, base=0.2, cap=10)
-                failures += 1
-                log.debug("job-stop poll failed (%s); next try in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            failures = 0
-            for job_id in ids:
+            for job_id in await self._poll("job-stop poll", self._platform.jobs_to_stop):
                 task = self._running.get(job_id)
                 if task is not None:
                     log.info("job %s stopped by the platform", job_id)
                     task.cancel()
+
+    async def _poll(self, what: str, poll: Callable[[], Awaitable[list[T]]]) -> list[T]:
+        """One long poll, retried with backoff until it answers.
+
+        An empty answer that came back at once is paced, so a platform that
+        does not hold polls open is not hammered.
+        """
+        loop = asyncio.get_running_loop()
+        failures = 0
+        while True:
+            started = loop.time()
+            try:
+                items = await poll()
+            except _POLL_ERRORS as exc:
+                delay = backoff(failures, self._rng, base=0.2, cap=10)
+                failures += 1
+                log.warning("%s failed (%s); next try in %.1fs", what, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            if not items:
+                await asyncio.sleep(max(0.0, MIN_EMPTY_POLL_S - (loop.time() - started)))
+            return items
 
     # -- running jobs ------------------------------------------------------
 

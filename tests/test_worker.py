@@ -239,3 +239,29 @@ async def test_json_log_lines_on_the_platform(
     assert await worker.wait() == 0
     lines = [json.loads(line) for line in worker.output.splitlines()]
     assert {"requestId", "message", "level"} <= set(lines[0])
+
+
+async def test_seed_style_handler_file_under_the_launcher(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    (job_id,) = await emulator.submit({"n": 3})
+    worker = await start_worker(
+        """
+        import asyncio
+        import runpod
+
+        async def handler(job):
+            for i in range(job["input"]["n"]):
+                yield f"token {i}"
+                await asyncio.sleep(0.01)
+
+        runpod.serverless.start({"handler": handler, "return_aggregate_stream": True})
+        """,
+        launcher=True,
+    )
+    await emulator.wait_results(1)
+    worker.signal()
+    assert await worker.wait() == 0
+    tokens = ["token 0", "token 1", "token 2"]
+    assert emulator.chunks[job_id] == tokens
+    assert emulator.results[job_id] == {"output": tokens}
