@@ -11,9 +11,9 @@ import click
 
 from builder import config
 from builder import image as image_lib
-from builder.cmd_lock import lock_options, pinned_base
 from builder.cmd_publish import login_options, metadata_file_option, publish_built, push_option
 from builder.errors import VerifyError
+from builder.pinning import lock_options, pinned_base
 from builder.publish import PublishOptions
 from builder.spec import GpuRequirements, ImageOptions
 
@@ -92,6 +92,8 @@ def _report(result: image_lib.BuildResult) -> None:
         click.echo(f"{built.kind}: {' '.join(built.tags)} {built.id[:19]} {status}")
 
 
+# The options that choose the base image; `rpbuild lock` reuses them.
+BASE_CHOICES = ("cuda", "python", "torch", "ubuntu", "flavor", "base_image")
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 

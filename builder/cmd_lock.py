@@ -1,21 +1,19 @@
-"""`rpbuild lock`: pin every FROM to a digest; and the lock options builds share."""
+"""`rpbuild lock`: pin every FROM (of the matrix, or of `rpbuild image`'s base) to a digest."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from builder import compat
+from builder.cmd_image import BASE_CHOICES, image
 from builder.cmd_publish import json_option, login_options
 from builder.lock import (
     LOCK_FILE,
     DigestLookup,
     LockFile,
-    check_base,
     lock_bases,
     read_lock,
     write_lock,
@@ -24,57 +22,9 @@ from builder.matrix import load_matrix
 from builder.publish import PublishOptions
 from builder.spec import ImageOptions
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def lock_options(command: F) -> F:
-    """--lock-file and --locked, for every command that builds from a base."""
-    command = click.option(
-        "--locked",
-        is_flag=True,
-        help="Fail when a base is missing from the lock file or its tag moved.",
-    )(command)
-    return click.option(
-        "--lock-file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help=f"Lock file pinning the bases [default: DIR/{LOCK_FILE}, used when present].",
-    )(command)
-
-
-def pinned_base(
-    options: ImageOptions,
-    lock_file: Path | None,
-    locked: bool,
-    publish_options: PublishOptions,
-    check: bool = True,
-) -> str | None:
-    """The FROM to build from the lock file (None: none applies), after checking the tag.
-
-    A moved tag is a warning on stderr, or an error with `locked`; `check=False` (dry
-    runs) pins without asking the registry.
-    """
-    path = lock_file or options.directory / LOCK_FILE
-    current = read_lock(path)
-    if current is None and not locked:
-        return None
-    ref = options.base_image or compat.resolve(options).from_ref
-    if not check:
-        return current.pin(ref) if current else None
-    lookup = DigestLookup(publish_options.credentials)
-    result = check_base(ref, current, locked=locked, lookup=lookup)
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    return result.from_ref
-
 
 @click.command("lock")
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--cuda", metavar="VERSION", help="Lock the nvidia/cuda base for this CUDA.")
-@click.option("--python", metavar="X.Y", help="As for `rpbuild image`.")
-@click.option("--torch", metavar="VERSION", help="As for `rpbuild image`.")
-@click.option("--ubuntu", metavar="YY.MM", help="As for `rpbuild image`.")
-@click.option("--flavor", type=click.Choice(["runtime", "devel"]), help="CUDA image flavor.")
-@click.option("--base-image", metavar="REF", help="Lock this base instead of nvidia/cuda.")
 @click.option("--matrix", "use_matrix", is_flag=True, help="Lock the bases of every matrix row.")
 @click.option(
     "--matrix-file",
@@ -148,3 +98,7 @@ def _check(path: Path, current: LockFile | None, lookup: DigestLookup, as_json: 
         )
     if not as_json:
         click.echo(f"{path}: every base still serves its locked digest")
+
+
+# The base choices take exactly the options of `rpbuild image` (one definition).
+lock.params[1:1] = [param for param in image.params if param.name in BASE_CHOICES]

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from builder import image as image_lib
 from builder.bake import write_bake
-from builder.cmd_lock import lock_options, pinned_base
-from builder.cmd_publish import json_option, login_options, metadata_file_option, push_option
+from builder.cmd_publish import F, json_option, login_options, metadata_file_option, push_option
 from builder.lock import LOCK_FILE, read_lock
 from builder.matrix import (
     FILTER_KEYS,
@@ -27,10 +25,9 @@ from builder.matrix import (
     select,
     table,
 )
+from builder.pinning import lock_options, pinned_base
 from builder.publish import PublishOptions, publish, summary, write_metadata
 from builder.reference import parse_ref
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def selection_options(command: F) -> F:
