@@ -40,6 +40,21 @@ def test_runpod_resolves_to_the_runtime(tmp_path: Path) -> None:
     assert "logger works" in done.stderr
 
 
+def test_rp_cleanup_removes_scratch_folders(tmp_path: Path) -> None:
+    source = """
+    import os
+    from runpod.serverless.utils import rp_cleanup
+    def handler(job):
+        for folder in ("input_objects", "job_files", "mine", "kept"):
+            os.makedirs(os.path.join(folder, "sub"))
+        open("output.zip", "w").close()
+        rp_cleanup.clean(["mine"])
+        return sorted(os.listdir("."))
+    """
+    done = run_rpworker(str(write_handler(tmp_path, source)), *JOB, cwd=tmp_path)
+    assert json_lines(done.stdout) == [{"output": ["handler.py", "kept"]}]
+
+
 def test_handler_may_use_rpworker_directly(tmp_path: Path) -> None:
     (tmp_path / "handler.py").write_text(
         "import rpworker\nrpworker.start({'handler': lambda job: 'direct'})\n"
