@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from builder import config
+from builder import config, output
 from builder import image as image_lib
 from builder.cmd_publish import login_options, metadata_file_option, publish_built, push_option
 from builder.errors import VerifyError
@@ -167,7 +167,7 @@ def image(
     if dry_run:
         _print_plan(image_lib.plan(options, from_ref), as_json)
         return
-    sink = (lambda line: click.echo(line, err=True)) if as_json else click.echo
+    sink = output.BuildSteps(output.for_command(as_json))
     try:
         result = image_lib.build(options, sink, from_ref)
     except VerifyError as error:

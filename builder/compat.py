@@ -80,9 +80,9 @@ class _Record:
         return _Record(f"{self.source}: {key}", self.data.get(key))
 
 
-def _load_yaml(name: str) -> _Record:
+def _load_yaml(name: str) -> Any:
     text = resources.files("builder.images").joinpath(name).read_text(encoding="utf-8")
-    return _Record(f"images/{name}", yaml.safe_load(text))
+    return yaml.safe_load(text)
 
 
 def _parse_cuda(rec: _Record) -> CudaRelease:
@@ -105,9 +105,14 @@ def _parse_cuda(rec: _Record) -> CudaRelease:
 @cache
 def load() -> CompatData:
     """Load and check all compatibility data once per process."""
-    cuda = _load_yaml("cuda.yaml")
-    torch = _load_yaml("torch.yaml")
-    python = _load_yaml("python.yaml")
+    return parse(_load_yaml("cuda.yaml"), _load_yaml("torch.yaml"), _load_yaml("python.yaml"))
+
+
+def parse(cuda_doc: Any, torch_doc: Any, python_doc: Any) -> CompatData:
+    """Check the three YAML documents' shape and cross-references; DataError names the field."""
+    cuda = _Record("images/cuda.yaml", cuda_doc)
+    torch = _Record("images/torch.yaml", torch_doc)
+    python = _Record("images/python.yaml", python_doc)
     data = CompatData(
         cuda=tuple(sorted((_parse_cuda(r) for r in cuda.records("releases")), key=_cuda_key)),
         torch=tuple(

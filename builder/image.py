@@ -155,7 +155,11 @@ def _secrets(options: ImageOptions) -> tuple[str, ...]:
 def build(
     options: ImageOptions, sink: Callable[[str], None], from_ref: str | None = None
 ) -> BuildResult:
-    """Build the plan's images in order, verifying each unless ``options.verify`` is off."""
+    """Build the plan's images in order, verifying each unless ``options.verify`` is off.
+
+    Only the final image gets the provenance labels: a base built on the way to an app
+    stays byte-identical while its inputs do, so the app's layers stay cached.
+    """
     the_plan = plan(options, from_ref)
     builder = docker.find_builder()
     docker.check_engine(builder)
@@ -177,7 +181,7 @@ def build(
                     context=root,
                     dockerfile=root / "Dockerfile",
                     tags=step.tags,
-                    labels=provenance,
+                    labels=provenance if step is the_plan.steps[-1] else {},
                     build_args=options.build_args,
                     secrets=_secrets(options),
                     platform=options.platform,

@@ -1,0 +1,215 @@
+"""End to end: `rpbuild image` builds real images on the stand-in base and runs them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from builder import docker
+from tests.fixtures.docker_engine import STAND_IN, base_flags, rpbuild, write_wheel
+
+pytestmark = pytest.mark.docker
+
+
+def _image(payload: dict[str, Any], kind: str) -> dict[str, Any]:
+    image: dict[str, Any] = next(i for i in payload["images"] if i["kind"] == kind)
+    return image
+
+
+def _docker(builder: docker.Builder, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [builder.client, *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_base_image_carries_labels_env_and_a_passing_truth_check(
+    docker_builder: docker.Builder, gpu_base: dict[str, Any]
+) -> None:
+    base = _image(gpu_base, "base")
+    assert base["tags"][0].startswith("rpbuild/base:cuda12.1.1-cudnn8-runtime-ubuntu22.04-py3.11")
+    assert base["verify"]["ok"] is True
+    info = docker.inspect(docker_builder, base["tags"][0])
+    assert info.labels["io.rpbuild.kind"] == "base"
+    assert info.labels["io.rpbuild.base"] == STAND_IN
+    assert info.labels["io.rpbuild.torch"] == "none"
+    assert info.labels["org.opencontainers.image.created"].endswith("Z")
+    assert info.env["NVIDIA_VISIBLE_DEVICES"] == "all"
+    assert info.env["NVIDIA_DRIVER_CAPABILITIES"] == "compute,utility"
+    assert info.env["NVIDIA_REQUIRE_CUDA"].startswith("cuda>=12.1 ")
+    assert info.env["RPBUILD_CUDA_VERSION"] == "12.1.1"
+    python = _docker(
+        docker_builder,
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        base["tags"][0],
+        "-c",
+        "command -v python && python -c 'import rpworker, sys; print(sys.version)'",
+    )
+    assert python.stdout.startswith("/opt/venv/bin/python\n3.11."), python.stderr
+
+
+def test_app_image_runs_the_seed_handler_in_test_mode(
+    docker_builder: docker.Builder, gpu_base: dict[str, Any], seed_app: Path
+) -> None:
+    code, payload, output = rpbuild(
+        "image", str(seed_app), *base_flags(), "--min-gpus", "2", "-t", "rpbuild-test/seed:e2e"
+    )
+    assert code == 0, output
+    app = _image(payload, "app")
+    assert app["tags"] == ["rpbuild-test/seed:e2e"]
+    info = docker.inspect(docker_builder, "rpbuild-test/seed:e2e")
+    assert info.labels["io.rpbuild.kind"] == "app"
+    assert info.labels["io.rpbuild.base"] == _image(payload, "base")["tags"][0]
+    assert info.labels["io.rpbuild.cuda"] == "12.1.1"
+    assert info.env["RPWORKER_MIN_GPUS"] == "2"
+    run = _docker(
+        docker_builder,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "rpbuild-test/seed:e2e",
+        "--test_input",
+        json.dumps({"input": {"prompt": "x"}}),
+    )
+    assert run.returncode == 0, run.stderr
+    results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    expected = [f"Generated async token output {i}" for i in range(5)]
+    assert {"output": expected} in results, run.stdout
+
+
+def test_a_handler_only_change_rebuilds_only_the_last_layer(
+    docker_builder: docker.Builder, gpu_base: dict[str, Any], seed_app: Path
+) -> None:
+    flags = [*base_flags(), "-t", "rpbuild-test/layers:e2e"]
+    code, first, output = rpbuild("image", str(seed_app), *flags)
+    assert code == 0, output
+    before = docker.inspect(docker_builder, "rpbuild-test/layers:e2e").layers
+    handler = seed_app / "handler.py"
+    handler.write_text(handler.read_text() + "\n# a handler-only change\n")
+    code, second, output = rpbuild("image", str(seed_app), *flags)
+    assert code == 0, output
+    assert _image(first, "base")["id"] == _image(second, "base")["id"]
+    after = docker.inspect(docker_builder, "rpbuild-test/layers:e2e").layers
+    assert len(after) == len(before)
+    assert after[:-1] == before[:-1]
+    assert after[-1] != before[-1]
+    assert _cached_steps(output) >= {"RUN", "COPY requirements.txt"}
+
+
+def _cached_steps(output: str) -> set[str]:
+    """The app build's steps BuildKit reported as CACHED, by instruction."""
+    titles: dict[str, str] = {}
+    cached = set()
+    for line in output.split("building the app image")[-1].splitlines():
+        number, _, rest = line.partition(" ")
+        if rest.startswith("[stage-0"):
+            instruction = rest.split("] ", 1)[1]
+            titles[number] = (
+                "COPY requirements.txt"
+                if "requirements.txt /app" in instruction
+                else instruction.split()[0]
+            )
+        elif rest == "CACHED" and number in titles:
+            cached.add(titles[number])
+    return cached
+
+
+def test_a_secret_is_usable_in_the_build_and_found_nowhere_in_the_image(
+    docker_builder: docker.Builder, gpu_base: dict[str, Any], seed_app: Path, tmp_path: Path
+) -> None:
+    token = "rpbuild-secret-" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:24]
+    secret = tmp_path / "token"
+    secret.write_text(token)
+    template = tmp_path / "custom.Dockerfile.j2"
+    template.write_text(
+        '{% extends "app.Dockerfile.j2" %}\n'
+        "{% block handler %}\n{{ super() }}\n"
+        "RUN --mount=type=secret,id=token sha256sum /run/secrets/token > /app/token.sha256\n"
+        "{% endblock %}\n"
+    )
+    tag = "rpbuild-test/secret:e2e"
+    code, _, output = rpbuild(
+        "image",
+        str(seed_app),
+        *base_flags(),
+        "-t",
+        tag,
+        "--secret",
+        f"id=token,src={secret}",
+        "--template",
+        str(template),
+    )
+    assert code == 0, output
+    digest = _docker(docker_builder, "run", "--rm", "--entrypoint", "cat", tag, "/app/token.sha256")
+    assert digest.stdout.split()[0] == hashlib.sha256(token.encode()).hexdigest()
+    saved = subprocess.run(
+        [docker_builder.client, "save", tag], capture_output=True, timeout=300, check=True
+    )
+    assert len(saved.stdout) > 1_000_000
+    assert token.encode() not in saved.stdout
+
+
+def _fake_torch_base(builder: docker.Builder, tmp_path: Path, version_attr: str) -> str:
+    """The stand-in plus a local torch index holding a tiny package named torch."""
+    index = tmp_path / "context" / "simple" / "torch"
+    index.mkdir(parents=True)
+    wheel = write_wheel(
+        index,
+        "torch",
+        "2.3.1+cu121",
+        {
+            "torch/__init__.py": f'__version__ = "{version_attr}"\nfrom torch import version\n',
+            "torch/version.py": 'cuda = "12.1"\n',
+        },
+    )
+    (index / "index.html").write_text(f'<a href="{wheel.name}">{wheel.name}</a>\n')
+    context = index.parents[1]
+    (context / "Dockerfile").write_text(f"FROM {STAND_IN}\nCOPY simple /wheels/simple\n")
+    tag = f"rpbuild-test/torch-index:{version_attr.replace('+', '-')}"
+    request = docker.BuildRequest(context, context / "Dockerfile", (tag,))
+    docker.build(builder, request, lambda line: None)
+    return tag
+
+
+@pytest.mark.parametrize(("version_attr", "expected_code"), [("2.3.1+cu121", 0), ("2.0.0", 1)])
+def test_the_truth_check_compares_installed_torch_with_the_tag(
+    docker_builder: docker.Builder, tmp_path: Path, version_attr: str, expected_code: int
+) -> None:
+    base = _fake_torch_base(docker_builder, tmp_path, version_attr)
+    flags = [*base_flags(), "--base-image", base, "--torch", "2.3.1"]
+    code, payload, output = rpbuild(
+        "image",
+        *flags,
+        "--repository",
+        "rpbuild-test/torch",
+        "--build-arg",
+        "TORCH_INDEX_URL=file:///wheels/simple",
+    )
+    assert code == expected_code, output
+    if expected_code == 0:
+        checks = {c["name"]: c for c in _image(payload, "base")["verify"]["checks"]}
+        assert checks["torch"]["actual"] == "2.3.1+cu121"
+        assert checks["torch.version.cuda"]["actual"] == "12.1"
+    else:
+        assert payload["ok"] is False
+        assert "- torch: expected 2.3.1+cu121, found 2.0.0" in payload["diff"]
+        assert "does not match its claims" in output
+
+
+def test_a_failing_step_is_named_with_its_log_tail(
+    docker_builder: docker.Builder, gpu_base: dict[str, Any], seed_app: Path
+) -> None:
+    (seed_app / "requirements.txt").write_text("./no-such-package-here.whl\n")
+    code, _, output = rpbuild("image", str(seed_app), *base_flags(), "-t", "rpbuild-test/fail:e2e")
+    assert code == 1, output
+    assert "failing step: [stage-0 4/5] RUN" in output
+    assert "pip install -r /app/requirements.txt" in output
+    assert "no-such-package-here.whl" in output.split("--- log tail ---")[1]
