@@ -9,6 +9,7 @@ import click
 
 from builder import compat
 from builder.cmd_image import BASE_CHOICES, image
+from builder.cmd_matrix import matrix_file_option
 from builder.cmd_publish import json_option, login_options
 from builder.lock import (
     LOCK_FILE,
@@ -25,12 +26,13 @@ from builder.spec import ImageOptions
 
 @click.command("lock")
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--matrix", "use_matrix", is_flag=True, help="Lock the bases of every matrix row.")
 @click.option(
-    "--matrix-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Matrix file [default: the one rpbuild ships]; implies --matrix.",
+    "--matrix",
+    "use_matrix",
+    is_flag=True,
+    help="Lock the bases of every matrix row (implied by --matrix-file).",
 )
+@matrix_file_option
 @click.option(
     "--lock-file",
     type=click.Path(dir_okay=False, path_type=Path),

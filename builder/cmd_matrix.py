@@ -29,15 +29,17 @@ from builder.pinning import lock_options, pinned_base
 from builder.publish import PublishOptions, publish, summary, write_metadata
 from builder.reference import parse_ref
 
+matrix_file_option = click.option(
+    "--matrix-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Matrix file [default: the one rpbuild ships, images/matrix.yaml].",
+)
+
 
 def selection_options(command: F) -> F:
     """--matrix-file, --filter and --registry, folded into `selected` (matrix, rows)."""
 
-    @click.option(
-        "--matrix-file",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="Matrix file [default: the one rpbuild ships, images/matrix.yaml].",
-    )
+    @matrix_file_option
     @click.option(
         "--filter",
         "filters",
