@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from builder import output
 from builder.publish import PublishOptions, PublishResult, publish, summary, write_metadata
 from builder.reference import parse_ref
 
@@ -44,7 +45,11 @@ def login_options(command: F) -> F:
         if password_stdin and username is None:
             raise click.BadParameter("--password-stdin needs --username", param_hint=["--username"])
         kwargs["publish_options"] = PublishOptions(
-            username=username, password=password, attempts=retries + 1, on_retry=_report_retry
+            username=username,
+            password=password,
+            attempts=retries + 1,
+            on_line=output.push_display(kwargs.get("as_json", False)),
+            on_retry=_report_retry,
         )
         return command(*args, **kwargs)
 

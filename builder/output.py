@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any, TextIO, TypeVar
@@ -160,6 +161,67 @@ class Output:
         self.out.flush()
         if self._board is not None:
             self._board.draw()
+
+
+_BUILD_STEP = re.compile(r"^#(\d+) (\[[^\]]*\d+/\d+\] .*|exporting to image)$")
+_BUILD_END = re.compile(r"^#(\d+) (DONE [\d.]+s|CACHED|ERROR: .*)$")
+_PUSH_FINISHED = ("Pushed", "Layer already exists", "Mounted from")
+
+
+class BuildSteps:
+    """Shows BuildKit's plain progress (``#5 [2/7] RUN ...``) as one line per step.
+
+    Steps are tracked until their DONE, CACHED or ERROR line; a step's own
+    output and BuildKit's internal steps are hidden, and any other line
+    (rpbuild's own messages, a classic builder's output) is shown. With
+    ``--verbose`` or ``--json`` the log is passed through whole instead: the
+    complete build log is what a CI job is debugged from.
+    """
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self.titles: dict[str, str] = {}
+        self.whole = out.mode is Mode.JSON or out.verbosity >= Verbosity.VERBOSE
+
+    def __call__(self, line: str) -> None:
+        if self.whole:
+            self.out.info(line)
+            return
+        if not line.strip():
+            return
+        if step := _BUILD_STEP.match(line):
+            self.titles[step.group(1)] = step.group(2)
+            self.out.progress(step.group(2), "running")
+        elif (end := _BUILD_END.match(line)) and end.group(1) in self.titles:
+            state = end.group(2).lower().replace("error: ", "failed: ")
+            self.out.done(self.titles.pop(end.group(1)), state)
+        elif not line.startswith("#"):
+            self.out.info(line)
+
+
+def show_push_line(out: Output, line: Mapping[str, Any]) -> None:
+    """One line of the engine's push stream: per-layer progress, the rest as details."""
+    status = str(line.get("status", ""))
+    layer = line.get("id")
+    if not layer or not status:
+        if status:
+            out.detail(status)
+        return
+    key = f"layer {layer}"
+    if status.startswith(_PUSH_FINISHED):
+        out.done(key, status[0].lower() + status[1:])
+        return
+    detail = line.get("progressDetail") or {}
+    out.progress(key, status.lower(), detail.get("current"), detail.get("total"))
+
+
+def push_display(json_output: bool) -> Callable[[Mapping[str, Any]], None] | None:
+    """The push stream's per-layer display for people; none with --json, where the
+    result alone is the output."""
+    if json_output:
+        return None
+    shown = for_command()
+    return lambda line: show_push_line(shown, line)
 
 
 def _fraction(current: int | None, total: int | None) -> str:

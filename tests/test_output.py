@@ -6,6 +6,7 @@ import io
 import json
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from builder import output
@@ -133,3 +134,97 @@ def test_group_flags_reach_the_command() -> None:
     plain = CliRunner().invoke(group, ["-v", "show"])
     assert plain.stderr == "info\ndetail\n"
     assert json.loads(plain.stdout) == {"mode": "plain", "verbosity": "VERBOSE"}
+
+
+BUILDKIT_LINES = """\
+rpbuild: building the app image w:1 (buildx)
+#0 building with "default" instance using docker driver
+
+#1 [internal] load build definition from Dockerfile
+#1 DONE 0.1s
+#4 [stage-0 1/4] FROM docker.io/local/debian:bookworm
+#4 CACHED
+#5 [2/3] RUN echo hello && sleep 1
+#5 0.551 hello
+#5 DONE 1.6s
+#6 [3/3] RUN false
+#6 ERROR: process "/bin/sh -c false" did not complete successfully: exit code: 1
+#7 exporting to image
+#7 DONE 0.1s
+""".splitlines()
+
+
+def test_build_steps_are_one_line_per_step() -> None:
+    shown, _, err = make(Mode.PLAIN)
+    sink = output.BuildSteps(shown)
+    for line in BUILDKIT_LINES:
+        sink(line)
+    assert err.getvalue().splitlines() == [
+        "rpbuild: building the app image w:1 (buildx)",
+        "[stage-0 1/4] FROM docker.io/local/debian:bookworm: running",
+        "[stage-0 1/4] FROM docker.io/local/debian:bookworm: cached",
+        "[2/3] RUN echo hello && sleep 1: running",
+        "[2/3] RUN echo hello && sleep 1: done 1.6s",
+        "[3/3] RUN false: running",
+        '[3/3] RUN false: failed: process "/bin/sh -c false" did not complete successfully: '
+        "exit code: 1",
+        "exporting to image: running",
+        "exporting to image: done 0.1s",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "verbosity"), [(Mode.PLAIN, Verbosity.VERBOSE), (Mode.JSON, Verbosity.NORMAL)]
+)
+def test_the_whole_build_log_with_verbose_or_json(mode: Mode, verbosity: Verbosity) -> None:
+    shown, out, err = make(mode, verbosity)
+    sink = output.BuildSteps(shown)
+    for line in BUILDKIT_LINES:
+        sink(line)
+    assert err.getvalue().splitlines() == BUILDKIT_LINES
+    assert out.getvalue() == ""
+
+
+PUSH_LINES = [
+    {"status": "The push refers to repository [127.0.0.1:5000/w]"},
+    {"status": "Preparing", "id": "aa11"},
+    {"status": "Preparing", "id": "bb22"},
+    {"status": "Layer already exists", "id": "bb22"},
+    {"status": "Pushing", "id": "aa11", "progressDetail": {"current": 512, "total": 2048}},
+    {"status": "Pushing", "id": "aa11", "progressDetail": {"current": 2048, "total": 2048}},
+    {"status": "Pushed", "id": "aa11"},
+    {"status": "1: digest: sha256:0f size: 735"},
+    {"aux": {"Tag": "1", "Digest": "sha256:0f", "Size": 735}},
+]
+
+
+def test_push_progress_per_layer_in_plain_lines() -> None:
+    shown, _, err = make(Mode.PLAIN)
+    for line in PUSH_LINES:
+        output.show_push_line(shown, line)
+    assert err.getvalue().splitlines() == [
+        "layer aa11: preparing",
+        "layer bb22: preparing",
+        "layer bb22: layer already exists",
+        "layer aa11: pushing",
+        "layer aa11: pushed",
+    ]
+
+
+def test_push_progress_live_shows_bytes() -> None:
+    shown, _, err = make(Mode.LIVE)
+    for line in PUSH_LINES:
+        output.show_push_line(shown, line)
+    text = err.getvalue()
+    assert "layer aa11: pushing 512B/2.0kB (25%)" in text
+    assert text.endswith("layer aa11: pushed\n")
+
+
+def test_push_display_is_for_people_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert output.push_display(json_output=True) is None
+    show = output.push_display(json_output=False)
+    assert show is not None
+    for line in PUSH_LINES:
+        show(line)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "layer aa11: pushed" in captured.err.splitlines()
