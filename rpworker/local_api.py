@@ -52,13 +52,13 @@ def _jobs(request: web.Request) -> Jobs:
 
 async def _read_request(request: web.Request) -> dict[str, Any]:
     """The job request body ``{"input": {...}, "webhook"?, "policy"?}``, checked."""
-    text = await request.text()
+    raw = await request.read()
     example = 'send {"input": {...}}'
-    if not text.strip():
+    if not raw.strip():
         raise ApiError(400, f"request body is empty: {example}")
     try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
+        body = json.loads(raw)
+    except ValueError as exc:
         raise ApiError(400, f"request body is not valid JSON ({exc}): {example}") from None
     if not isinstance(body, dict):
         raise ApiError(400, f"request body must be a JSON object: {example}")
@@ -190,6 +190,9 @@ async def json_errors(
         return web.json_response(
             {"error": f"{exc.reason}: {request.method} {request.path}"}, status=exc.status
         )
+    except Exception as exc:
+        log.exception("bug answering %s %s", request.method, request.path)
+        return web.json_response({"error": f"internal error (a bug): {exc!r}"}, status=500)
 
 
 def create_app(

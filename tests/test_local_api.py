@@ -280,6 +280,7 @@ async def test_unserializable_output_fails_clearly(local_api: StartApi) -> None:
     [
         ("POST", "/run", b"{not json", 400, "not valid JSON"),
         ("POST", "/run", b"", 400, "request body is empty"),
+        ("POST", "/run", b'{"input": "\xff"}', 400, "not valid JSON"),
         ("POST", "/run", b"[1]", 400, "must be a JSON object"),
         ("POST", "/runsync", b'{"prompt": "x"}', 400, 'has no "input"'),
         ("POST", "/run", b'{"input": "text"}', 400, '"input" must be a JSON object, got str'),
