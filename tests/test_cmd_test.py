@@ -14,6 +14,7 @@ import pytest
 
 from builder import docker, output
 from builder.cmd_test import _TestModeReader, read_input
+from tests.fixtures.docker_engine import CA_BUNDLE, STAND_IN, STAND_IN_PYTHON
 
 RPBUILD = str(Path(sys.executable).with_name("rpbuild"))
 TOKENS = [{"index": 0, "token": "one"}, {"index": 1, "token": "two"}]
@@ -157,3 +158,38 @@ def test_test_mode_lines_are_sorted_into_chunks_result_and_logs() -> None:
     assert reader.outcome.chunks == ["a", {"error": "not the end"}]
     assert reader.final == {"output": ["a"], "error": "boom"}
     assert reader.tail == ["2026-01-01 INFO rpworker: running test job local_test", "[1, 2]"]
+
+
+@pytest.mark.docker
+def test_the_tutorial_init_image_test(gpu_base: dict[str, Any], tmp_path: Path) -> None:
+    """`rpbuild init`, then `rpbuild image` with no flags, then `rpbuild test` on the result."""
+    project = tmp_path / "tutorial"
+    assert (
+        rpbuild(
+            "init", str(project), "--repository", "rpbuild-test/tutorial", cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    settings = project / "rpbuild.yaml"
+    stand_in = {"base_image": STAND_IN, "python": STAND_IN_PYTHON}
+    if CA_BUNDLE.is_file():
+        stand_in["ca_bundle"] = str(CA_BUNDLE)
+    settings.write_text(
+        settings.read_text() + "".join(f"{k}: {json.dumps(v)}\n" for k, v in stand_in.items())
+    )
+    built = rpbuild("image", "--json", cwd=project)
+    assert built.returncode == 0, built.stderr
+    tag = json.loads(built.stdout.splitlines()[-1])["images"][-1]["tags"][0]
+    assert tag.startswith("rpbuild-test/tutorial:cuda12.1.")
+    done = rpbuild("test", tag, cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "COMPLETED: " + json.dumps(
+        {
+            "output": [
+                {"index": 0, "token": "hello"},
+                {"index": 1, "token": "from"},
+                {"index": 2, "token": "tutorial"},
+            ]
+        }
+    )
+    assert rpbuild("test", tag, "--api", cwd=project).stdout == done.stdout
