@@ -80,7 +80,7 @@ class _Record:
         return _Record(f"{self.source}: {key}", self.data.get(key))
 
 
-def _load_yaml(name: str) -> Any:
+def load_document(name: str) -> Any:
     text = resources.files("builder.images").joinpath(name).read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
@@ -105,7 +105,9 @@ def _parse_cuda(rec: _Record) -> CudaRelease:
 @cache
 def load() -> CompatData:
     """Load and check all compatibility data once per process."""
-    return parse(_load_yaml("cuda.yaml"), _load_yaml("torch.yaml"), _load_yaml("python.yaml"))
+    return parse(
+        load_document("cuda.yaml"), load_document("torch.yaml"), load_document("python.yaml")
+    )
 
 
 def parse(cuda_doc: Any, torch_doc: Any, python_doc: Any) -> CompatData:

@@ -71,9 +71,9 @@ def _run(argv: Sequence[str], timeout: float = 120) -> subprocess.CompletedProce
     return subprocess.run(list(argv), capture_output=True, text=True, check=False, timeout=timeout)
 
 
-def _clients() -> list[str]:
+def _clients(candidates: Sequence[str]) -> list[str]:
     found: list[str] = []
-    for candidate in CLIENT_CANDIDATES:
+    for candidate in candidates:
         path = shutil.which(candidate)
         if path and os.path.realpath(path) not in {os.path.realpath(f) for f in found}:
             found.append(path)
@@ -86,9 +86,9 @@ def _client_major(client: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def find_builder() -> Builder:
+def find_builder(candidates: Sequence[str] = CLIENT_CANDIDATES) -> Builder:
     """The first client with buildx, else one whose built-in BuildKit still works."""
-    clients = _clients()
+    clients = _clients(candidates)
     if not clients:
         raise DockerUnavailableError(
             "no docker client found on PATH; install Docker (Debian/Ubuntu: docker.io)"
@@ -134,7 +134,7 @@ def build_argv(builder: Builder, request: BuildRequest, iidfile: Path) -> list[s
     return argv
 
 
-class _StepLog:
+class StepLog:
     """Follows BuildKit's plain progress output to name the failing step."""
 
     def __init__(self) -> None:
@@ -167,7 +167,7 @@ def build(builder: Builder, request: BuildRequest, sink: Sink) -> str:
     with tempfile.TemporaryDirectory(prefix="rpbuild-iid-") as tmp:
         iidfile = Path(tmp) / "iid"
         argv = build_argv(builder, request, iidfile)
-        log = _StepLog()
+        log = StepLog()
         with subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
@@ -208,7 +208,7 @@ def run_python(builder: Builder, ref: str, script: str) -> subprocess.CompletedP
 
 def client() -> str:
     """The docker client for everything but builds (any version runs containers)."""
-    clients = _clients()
+    clients = _clients(CLIENT_CANDIDATES)
     if not clients:
         raise DockerUnavailableError(
             "no docker client found on PATH; install Docker (Debian/Ubuntu: docker.io)"

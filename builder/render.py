@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import click
 import jinja2
 
 from builder.spec import BaseSpec, TorchWheel
@@ -71,7 +72,15 @@ def render(name: str, data: RenderInput, template: Path | None = None) -> str:
     """
     env = _environment(template)
     variables = {f.name: getattr(data, f.name) for f in fields(data)}
-    text = env.get_template(template.name if template else name).render(variables)
+    try:
+        text = env.get_template(template.name if template else name).render(variables)
+    except jinja2.TemplateError as error:
+        if template is None:
+            raise
+        raise click.BadParameter(
+            f"{template}: {error} (blocks and variables: see {BASE_TEMPLATE})",
+            param_hint=["--template"],
+        ) from error
     lines = [line.rstrip() for line in text.strip().splitlines()]
     kept = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]
     return "\n".join(kept) + "\n"

@@ -1,0 +1,52 @@
+FROM nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04
+
+ENV DEBIAN_FRONTEND=noninteractive \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility \
+    NVIDIA_REQUIRE_CUDA="cuda>=12.1 brand=tesla,driver>=470,driver<471 brand=tesla,driver>=525,driver<526" \
+    RPBUILD_CUDA_VERSION=12.1.1
+
+# hadolint ignore=DL3008
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
+    rm -f /etc/apt/apt.conf.d/docker-clean \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates
+
+# hadolint ignore=DL3008
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
+    apt-get update \
+    && apt-get install -y --no-install-recommends python3.10 python3.10-venv \
+    && python3.10 -m venv /opt/venv
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu121
+RUN --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=secret,id=pip_conf \
+    PIP_CONFIG_FILE=/run/secrets/pip_conf python -m pip install --index-url "${TORCH_INDEX_URL}" "torch==2.3.1+cu121"
+
+RUN --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=secret,id=pip_conf \
+    --mount=type=bind,source=runtime,target=/tmp/rpbuild-runtime \
+    PIP_CONFIG_FILE=/run/secrets/pip_conf python -m pip install -r /tmp/rpbuild-runtime/requirements.txt \
+    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpbuild-0.1.0-py3-none-any.whl
+
+LABEL io.rpbuild.base="nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04" \
+      io.rpbuild.cuda="12.1.1" \
+      io.rpbuild.cudnn="8" \
+      io.rpbuild.flavor="runtime" \
+      io.rpbuild.kind="base" \
+      io.rpbuild.python="3.10" \
+      io.rpbuild.runtime-version="0.1.0" \
+      io.rpbuild.torch="2.3.1+cu121" \
+      io.rpbuild.torch-cuda="12.1" \
+      io.rpbuild.ubuntu="22.04" \
+      org.opencontainers.image.title="rpbuild GPU base image" \
+      org.opencontainers.image.version="cuda12.1.1-cudnn8-runtime-ubuntu22.04-py3.10-torch2.3.1-cu121-rpbuild0.1.0"
+
+ENTRYPOINT ["rpworker"]

@@ -1,0 +1,53 @@
+FROM nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu20.04
+
+ENV DEBIAN_FRONTEND=noninteractive \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility \
+    NVIDIA_REQUIRE_CUDA="cuda>=11.8 brand=tesla,driver>=450,driver<451 brand=tesla,driver>=470,driver<471" \
+    RPBUILD_CUDA_VERSION=11.8.0
+
+# hadolint ignore=DL3008
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
+    rm -f /etc/apt/apt.conf.d/docker-clean \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates
+
+# hadolint ignore=DL3008
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
+    apt-get update \
+    && apt-get install -y --no-install-recommends software-properties-common gpg-agent \
+    && add-apt-repository -y ppa:deadsnakes/ppa \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends python3.11 python3.11-venv \
+    && python3.11 -m venv /opt/venv
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu118
+RUN --mount=type=cache,target=/root/.cache/pip \
+    python -m pip install --index-url "${TORCH_INDEX_URL}" "torch==2.1.2+cu118"
+
+RUN --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=bind,source=runtime,target=/tmp/rpbuild-runtime \
+    python -m pip install -r /tmp/rpbuild-runtime/requirements.txt \
+    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpbuild-0.1.0-py3-none-any.whl
+
+LABEL io.rpbuild.base="nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu20.04" \
+      io.rpbuild.cuda="11.8.0" \
+      io.rpbuild.cudnn="8" \
+      io.rpbuild.flavor="runtime" \
+      io.rpbuild.kind="base" \
+      io.rpbuild.python="3.11" \
+      io.rpbuild.runtime-version="0.1.0" \
+      io.rpbuild.torch="2.1.2+cu118" \
+      io.rpbuild.torch-cuda="11.8" \
+      io.rpbuild.ubuntu="20.04" \
+      org.opencontainers.image.title="rpbuild GPU base image" \
+      org.opencontainers.image.version="cuda11.8.0-cudnn8-runtime-ubuntu20.04-py3.11-torch2.1.2-cu118-rpbuild0.1.0"
+
+ENTRYPOINT ["rpworker"]

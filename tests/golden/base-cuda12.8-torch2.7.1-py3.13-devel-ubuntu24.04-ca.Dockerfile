@@ -1,0 +1,60 @@
+FROM nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04
+
+ENV DEBIAN_FRONTEND=noninteractive \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility \
+    NVIDIA_REQUIRE_CUDA="cuda>=12.8 brand=tesla,driver>=470,driver<471 brand=tesla,driver>=525,driver<526 brand=tesla,driver>=535,driver<536 brand=tesla,driver>=550,driver<551 brand=tesla,driver>=560,driver<561" \
+    RPBUILD_CUDA_VERSION=12.8.1
+
+# hadolint ignore=DL3008
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
+    --mount=type=secret,id=ca_bundle \
+    rm -f /etc/apt/apt.conf.d/docker-clean \
+    && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle update \
+    && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle install -y --no-install-recommends ca-certificates
+
+# hadolint ignore=DL3008
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
+    --mount=type=secret,id=ca_bundle \
+    apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle update \
+    && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle install -y --no-install-recommends software-properties-common gpg-agent \
+    && add-apt-repository -y ppa:deadsnakes/ppa \
+    && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle update \
+    && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle install -y --no-install-recommends python3.13 python3.13-venv \
+    && python3.13 -m venv /opt/venv
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128
+RUN --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=secret,id=ca_bundle \
+    PIP_CERT=/run/secrets/ca_bundle python -m pip install --index-url "${TORCH_INDEX_URL}" "torch==2.7.1+cu128"
+
+RUN --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=secret,id=ca_bundle \
+    --mount=type=bind,source=runtime,target=/tmp/rpbuild-runtime \
+    PIP_CERT=/run/secrets/ca_bundle python -m pip install -r /tmp/rpbuild-runtime/requirements.txt \
+    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpbuild-0.1.0-py3-none-any.whl
+
+ENV RPWORKER_MIN_GPUS=1 \
+    RPWORKER_MIN_FREE_MEMORY_MB=20000 \
+    RPWORKER_MIN_COMPUTE_CAPABILITY=8.0
+LABEL io.rpbuild.base="nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04" \
+      io.rpbuild.cuda="12.8.1" \
+      io.rpbuild.cudnn="9" \
+      io.rpbuild.flavor="devel" \
+      io.rpbuild.kind="base" \
+      io.rpbuild.python="3.13" \
+      io.rpbuild.runtime-version="0.1.0" \
+      io.rpbuild.torch="2.7.1+cu128" \
+      io.rpbuild.torch-cuda="12.8" \
+      io.rpbuild.ubuntu="24.04" \
+      org.opencontainers.image.title="rpbuild GPU base image" \
+      org.opencontainers.image.version="cuda12.8.1-cudnn9-devel-ubuntu24.04-py3.13-torch2.7.1-cu128-rpbuild0.1.0"
+
+ENTRYPOINT ["rpworker"]

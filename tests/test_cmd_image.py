@@ -1,0 +1,95 @@
+"""`rpbuild image` flags, dry runs and exit codes (no Docker: --dry-run only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from builder.cli import main
+
+
+def rpbuild(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def test_dry_run_without_a_handler_prints_the_base_dockerfile(tmp_path: Path) -> None:
+    result = rpbuild("image", str(tmp_path), "--cuda", "12.1", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("# base image: rpbuild/base:cuda12.1.1-cudnn8-runtime-")
+    assert "FROM nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04" in result.output
+
+
+def test_dry_run_json_with_a_handler_plans_base_then_app(tmp_path: Path) -> None:
+    app = tmp_path / "My App"
+    app.mkdir()
+    (app / "handler.py").write_text("")
+    result = rpbuild("image", str(app), "--cuda", "12.4", "--torch", "2.4.1", "--json", "--dry-run")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert [i["kind"] for i in plan["images"]] == ["base", "app"]
+    assert plan["images"][1]["tags"] == [
+        "my-app:cuda12.4.1-cudnn9-runtime-ubuntu22.04-py3.10-torch2.4.1-cu124-rpbuild0.1.0"
+    ]
+    assert plan["images"][1]["dockerfile"].startswith(f"FROM {plan['images'][0]['tags'][0]}\n")
+
+
+def test_tags_and_repository_name_the_final_image(tmp_path: Path) -> None:
+    (tmp_path / "handler.py").write_text("")
+    tagged = rpbuild(
+        "image", str(tmp_path), "-t", "me/w:1", "-t", "me/w:latest", "--json", "--dry-run"
+    )
+    assert json.loads(tagged.output)["images"][1]["tags"] == ["me/w:1", "me/w:latest"]
+    repo = rpbuild("image", str(tmp_path), "--repository", "me/w", "--json", "--dry-run")
+    assert json.loads(repo.output)["images"][1]["tags"][0].startswith("me/w:cuda12.8.1-")
+
+
+def test_a_handler_flag_picks_the_file_and_its_directory(tmp_path: Path) -> None:
+    code = tmp_path / "src"
+    code.mkdir()
+    (code / "serve.py").write_text("")
+    result = rpbuild("image", "--handler", str(code / "serve.py"), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert 'ENTRYPOINT ["rpworker", "/app/serve.py"]' in result.output
+
+
+def test_gpu_requirements_are_baked_as_env(tmp_path: Path) -> None:
+    result = rpbuild(
+        "image",
+        str(tmp_path),
+        "--min-gpus",
+        "2",
+        "--min-gpu-memory",
+        "40000",
+        "--min-compute-capability",
+        "8.0",
+        "--dry-run",
+    )
+    assert result.exit_code == 0, result.output
+    assert "ENV RPWORKER_MIN_GPUS=2 \\\n    RPWORKER_MIN_FREE_MEMORY_MB=40000 \\\n" in result.output
+    assert "RPWORKER_MIN_COMPUTE_CAPABILITY=8.0\n" in result.output
+
+
+def test_an_impossible_combination_exits_2_before_any_build(tmp_path: Path) -> None:
+    result = rpbuild("image", str(tmp_path), "--cuda", "12.8", "--torch", "2.1.2")
+    assert result.exit_code == 2
+    assert "choose --torch 2.7.0 or newer, or --cuda 12.1" in result.output
+
+
+def test_malformed_flags_exit_2(tmp_path: Path) -> None:
+    for flags in (
+        ["--build-arg", "NOEQUALS"],
+        ["--secret", "src=only"],
+        ["--min-compute-capability", "eight"],
+        ["--flavor", "base"],
+        ["--min-gpus", "0"],
+    ):
+        result = rpbuild("image", str(tmp_path), *flags, "--dry-run")
+        assert result.exit_code == 2, (flags, result.output)
+
+
+def test_a_missing_directory_is_an_input_error(tmp_path: Path) -> None:
+    result = rpbuild("image", str(tmp_path / "nope"), "--dry-run")
+    assert result.exit_code == 2
+    assert "is not a directory" in result.output
