@@ -21,8 +21,10 @@ from typing import Any
 
 import click
 
-from builder import docker, output
+from builder import config, docker, output
+from builder import image as image_lib
 from builder.errors import RpbuildError
+from builder.spec import ImageOptions
 
 FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})
 DEFAULT_INPUT = Path("test_input.json")
@@ -45,6 +47,14 @@ class Outcome:
     def as_json(self, image: str, mode: str) -> dict[str, Any]:
         summary = {"image": image, "mode": mode, "status": self.status, "chunks": self.chunks}
         return summary | self.reported()
+
+
+def project_image(directory: Path) -> str:
+    """The tag `rpbuild image` gives the app image of the project in ``directory``."""
+    app = image_lib.plan(config.with_project_defaults(ImageOptions(directory=directory))).app
+    if app is None:
+        raise click.UsageError(f"{directory} has no handler: name the IMAGE to test")
+    return app.tags[0]
 
 
 def read_input(path: Path) -> dict[str, Any]:
@@ -174,7 +184,7 @@ def run_api_mode(
 
 
 @click.command("test")
-@click.argument("image")
+@click.argument("image", required=False)
 @click.option(
     "--input",
     "input_file",
@@ -184,9 +194,12 @@ def run_api_mode(
 )
 @click.option("--api", is_flag=True, help="Send the job through the image's local API.")
 @output.json_option
-def test(image: str, input_file: Path | None, api: bool, json_output: bool) -> None:
-    """Run IMAGE on one job, show its streamed chunks and result; exit 1 if the job failed."""
+def test(image: str | None, input_file: Path | None, api: bool, json_output: bool) -> None:
+    """Run IMAGE on one job, show its streamed chunks and result; exit 1 if the job failed.
+
+    IMAGE defaults to the image `rpbuild image` builds in the current directory."""
     out = output.for_command(json_output)
+    image = image or project_image(Path("."))
     if input_file is None and DEFAULT_INPUT.is_file():
         input_file = DEFAULT_INPUT
     job = read_input(input_file) if input_file is not None else None

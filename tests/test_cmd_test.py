@@ -162,7 +162,7 @@ def test_test_mode_lines_are_sorted_into_chunks_result_and_logs() -> None:
 
 @pytest.mark.docker
 def test_the_tutorial_init_image_test(gpu_base: dict[str, Any], tmp_path: Path) -> None:
-    """`rpbuild init`, then `rpbuild image` with no flags, then `rpbuild test` on the result."""
+    """`rpbuild init`, `rpbuild image` and `rpbuild test` in the project, with no flags."""
     project = tmp_path / "tutorial"
     assert (
         rpbuild(
@@ -181,8 +181,9 @@ def test_the_tutorial_init_image_test(gpu_base: dict[str, Any], tmp_path: Path) 
     assert built.returncode == 0, built.stderr
     tag = json.loads(built.stdout.splitlines()[-1])["images"][-1]["tags"][0]
     assert tag.startswith("rpbuild-test/tutorial:cuda12.1.")
-    done = rpbuild("test", tag, cwd=project)
+    done = rpbuild("test", cwd=project)
     assert done.returncode == 0, done.stderr
+    assert f"testing {tag}" in done.stderr
     assert done.stdout.splitlines()[-1] == "COMPLETED: " + json.dumps(
         {
             "output": [
@@ -193,3 +194,9 @@ def test_the_tutorial_init_image_test(gpu_base: dict[str, Any], tmp_path: Path) 
         }
     )
     assert rpbuild("test", tag, "--api", cwd=project).stdout == done.stdout
+
+
+def test_without_an_image_a_directory_without_handler_is_refused(tmp_path: Path) -> None:
+    done = rpbuild("test", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "has no handler: name the IMAGE to test" in done.stderr
