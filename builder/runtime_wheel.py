@@ -5,7 +5,8 @@ come from the network. In order:
 
 1. ``RPBUILD_RUNTIME_WHEEL``: an explicit wheel file (air-gapped CI, release pipelines).
 2. A source tree (a checkout, or an editable install found through PEP 610
-   ``direct_url.json``): ``pip wheel`` of a clean copy, with SOURCE_DATE_EPOCH fixed so
+   ``direct_url.json``; not a non-editable install's source, which may have moved on
+   since): ``pip wheel`` of a clean copy, with SOURCE_DATE_EPOCH fixed so
    unchanged sources give byte-identical wheels (and so a cached runtime layer).
    Wheels are cached by a hash of the sources.
 3. An install from a wheel: the installed files (listed in the dist's RECORD) are
@@ -49,8 +50,9 @@ def source_root() -> Path | None:
         raw = metadata.distribution(DIST).read_text("direct_url.json")
     except metadata.PackageNotFoundError:
         return None
-    url = json.loads(raw).get("url", "") if raw else ""
-    if url.startswith("file://"):
+    direct = json.loads(raw) if raw else {}
+    url = direct.get("url", "")
+    if direct.get("dir_info", {}).get("editable") and url.startswith("file://"):
         root = Path(url.removeprefix("file://"))
         if (root / "pyproject.toml").is_file():
             return root
@@ -96,6 +98,11 @@ def _build_from_source(root: Path, out: Path) -> Path:
     return wheels[-1]
 
 
+def _installed_hash() -> str:
+    record = metadata.distribution(DIST).read_text("RECORD") or __version__
+    return "installed-" + hashlib.sha256(record.encode()).hexdigest()[:16]
+
+
 def _record_hash(data: bytes) -> str:
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
     return f"sha256={digest}"
@@ -115,7 +122,7 @@ def _repack_installed(out: Path) -> Path:
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
         for file in sorted(files, key=str):
             name = str(file)
-            if name.endswith((".pyc", "/RECORD", "/INSTALLER", "/direct_url.json")):
+            if name.endswith((".pyc", "/RECORD", "/INSTALLER", "/REQUESTED", "/direct_url.json")):
                 continue
             data = Path(str(file.locate())).read_bytes()
             entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
@@ -135,7 +142,7 @@ def locate() -> Path:
             raise RuntimeWheelError(f"RPBUILD_RUNTIME_WHEEL={explicit} is not a file")
         return path
     root = source_root()
-    key = _source_hash(root) if root else f"installed-{__version__}"
+    key = _source_hash(root) if root else _installed_hash()
     out = cache_dir() / key
     if cached := sorted(out.glob(f"{DIST}-*.whl")):
         return cached[-1]
