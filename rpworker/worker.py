@@ -135,6 +135,7 @@ class Worker:
         self._executor = ElasticExecutor()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._running_ids: tuple[str, ...] = ()
+        self._executing: set[str] = set()
         self._grace_deadline: float | None = None
         self._refreshing = False
         self._rng = random.Random()
@@ -142,7 +143,7 @@ class Worker:
     async def run(self) -> int:
         self._stopping = asyncio.Event()
         self._changed = asyncio.Event()
-        self._abort = asyncio.Event()
+        self._abort: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
@@ -205,10 +206,17 @@ class Worker:
             return self._concurrency
 
     async def _free_slots(self) -> int:
-        """Wait until the wanted concurrency exceeds the running jobs; how many are free."""
+        """Wait until the wanted concurrency exceeds the executing jobs; how many are free.
+
+        A job frees its slot when its handler ends, while its result is still
+        being posted; up to ``concurrency`` posts may lag behind before that
+        backlog holds up new takes.
+        """
         while True:
             self._concurrency = self._consult_modifier()
-            free = self._concurrency - len(self._running)
+            posting = len(self._running) - len(self._executing)
+            backlog = max(0, posting - self._concurrency)
+            free = self._concurrency - len(self._executing) - backlog
             if free > 0:
                 return free
             await self._slot_change()
@@ -226,7 +234,7 @@ class Worker:
                 self._start(job)
 
     async def _take(self, free: int) -> list[Job]:
-        return await self._platform.take(free, in_progress=bool(self._running))
+        return await self._platform.take(free, in_progress=bool(self._executing))
 
     async def _stop_loop(self) -> None:
         """Long-poll the job-stop channel while jobs run; cancel the ones it names."""
@@ -272,11 +280,18 @@ class Worker:
             return
         task = asyncio.create_task(self._run(job_id, job))
         self._running[job_id] = task
+        self._executing.add(job_id)
         self._running_ids = tuple(self._running)
         self._changed.set()  # wakes the stop poll
         task.add_done_callback(lambda _: self._finished(job_id))
 
+    def _release(self, job_id: str) -> None:
+        """The handler is done: its slot can take the next job."""
+        self._executing.discard(job_id)
+        self._changed.set()
+
     def _finished(self, job_id: str) -> None:
+        self._executing.discard(job_id)
         self._running.pop(job_id, None)
         self._running_ids = tuple(self._running)
         self._changed.set()
@@ -287,6 +302,7 @@ class Worker:
         try:
             with progress.listening(job_id, channel.progress):
                 body = await self._execute(job, channel)
+            self._release(job_id)
             await channel.flush()
         finally:
             channel.discard()
@@ -310,21 +326,20 @@ class Worker:
                 on_chunk=channel.chunk,
             )
         )
-        abort = asyncio.create_task(self._abort.wait())
+        ends: set[asyncio.Future[Any]] = {work, self._abort}
         try:
             await asyncio.wait(
-                {work, abort},
+                ends,
                 timeout=self._settings.job_timeout_s,
                 return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
-            abort.cancel()
             if not work.done():
                 work.cancel()
                 await asyncio.wait({work}, timeout=1)
         if not work.cancelled():
             return work.result()
-        if self._abort.is_set():
+        if self._abort.done():
             grace = self._settings.shutdown_grace_s
             return results.failed(
                 f"worker shut down: the job was still running after the {grace:g}s grace "
@@ -357,7 +372,7 @@ class Worker:
             if self._grace_deadline is not None and time.monotonic() >= self._grace_deadline:
                 running = len(self._running)
                 log.warning("grace period over: %d running job(s) reported failed", running)
-                self._abort.set()
+                self._abort.set_result(None)
                 await asyncio.wait(set(self._running.values()))
                 return
             await self._slot_change()
