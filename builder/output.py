@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -73,8 +74,10 @@ class _Board:
             self.drawn = 0
 
     def draw(self) -> None:
+        # A line wider than the terminal wraps, and erase() would miss a row.
+        width = max(shutil.get_terminal_size().columns - 1, 20)
         for text in self.lines.values():
-            self.stream.write(f"{text}\n")
+            self.stream.write(f"{text[:width]}\n")
         self.drawn = len(self.lines)
         self.stream.flush()
 

@@ -228,3 +228,10 @@ def test_push_display_is_for_people_only(capsys: pytest.CaptureFixture[str]) -> 
         show(line)
     captured = capsys.readouterr()
     assert captured.out == "" and "layer aa11: pushed" in captured.err.splitlines()
+
+
+def test_live_lines_are_cut_to_the_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    shown, _, err = make(Mode.LIVE)
+    shown.progress("[2/9] RUN apt-get install -y ffmpeg libgl1 libglib2.0-0", "running")
+    assert err.getvalue() == "[2/9] RUN apt-get install -y ffmpeg lib\n"
