@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
 
 import click
 import pytest
@@ -40,6 +42,17 @@ def test_detect_mode() -> None:
     assert output.detect_mode(Terminal(), environ={"CI": "false"}) is Mode.LIVE
     assert output.detect_mode(Terminal(), environ={"TERM": "dumb"}) is Mode.PLAIN
     assert output.detect_mode(Terminal(), json_output=True, environ={}) is Mode.JSON
+
+
+def test_a_real_terminal_is_live_and_a_pipe_is_plain() -> None:
+    leader, follower = pty.openpty()
+    with os.fdopen(follower, "w") as terminal:
+        assert output.detect_mode(terminal, environ={"TERM": "xterm"}) is Mode.LIVE
+    os.close(leader)
+    reader, writer = os.pipe()
+    with os.fdopen(writer, "w") as pipe:
+        assert output.detect_mode(pipe, environ={"TERM": "xterm"}) is Mode.PLAIN
+    os.close(reader)
 
 
 def test_plain_mode_prints_a_line_per_change_of_state_only() -> None:
