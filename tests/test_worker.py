@@ -41,7 +41,7 @@ async def test_a_thousand_jobs_through_faults(
 ) -> None:
     emulator.faults = {
         "done": Faults(error_rate=0.2, drop_rate=0.05),
-        "take": Faults(drop_rate=0.05),
+        "take": Faults(drop_rate=0.05, slow_rate=0.05, slow_s=0.05),
     }
     ids = await emulator.submit(*range(1000))
     worker = await start_worker(
@@ -52,9 +52,11 @@ async def test_a_thousand_jobs_through_faults(
     worker.signal()
     assert await worker.wait() == 0
     assert all(emulator.results[job_id] == {"output": {"echo": n}} for n, job_id in enumerate(ids))
+    assert set(emulator.result_counts.values()) == {1}  # faults hit before the emulator records
     assert emulator.injected["done:error"] > 100
     assert emulator.injected["done:drop"] > 10
     assert emulator.injected["take:drop"] > 0
+    assert emulator.injected["take:slow"] > 0
     assert any(int(take.get("batch_size", 1)) > 1 for take in emulator.takes)
 
 
