@@ -10,6 +10,7 @@ any abandoned threads, and idle threads retire after a while.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Callable
@@ -49,7 +50,8 @@ class ElasticExecutor(Executor):
                     target=self._serve, name=f"{self._name}-{self._threads}", daemon=True
                 )
                 thread.start()
-        self._work.put((future, lambda: fn(*args, **kwargs)))
+        context = contextvars.copy_context()  # e.g. the job id its log lines carry
+        self._work.put((future, lambda: context.run(fn, *args, **kwargs)))
         return future
 
     def _serve(self) -> None:

@@ -231,16 +231,17 @@ async def test_refresh_worker_exits_after_the_job(
 async def test_json_log_lines_on_the_platform(
     emulator: Emulator, start_worker: StartWorker
 ) -> None:
-    await emulator.submit(1)
+    (job_id,) = await emulator.submit(1)
     worker = await start_worker(
-        "import logging\ndef handler(job):\n    logging.getLogger('rpworker').info('hi')\n",
+        "import logging\ndef handler(job):\n    logging.getLogger('app').warning('hi')\n",
         RUNPOD_ENDPOINT_ID="ep",
     )
     await emulator.wait_results(1)
     worker.signal(signal.SIGINT)
     assert await worker.wait() == 0
     lines = [json.loads(line) for line in worker.output.splitlines()]
-    assert {"requestId", "message", "level"} <= set(lines[0])
+    assert all(set(line) == {"requestId", "message", "level"} for line in lines)
+    assert {"requestId": job_id, "message": "hi", "level": "WARN"} in lines
 
 
 async def test_seed_style_handler_file_under_the_launcher(
