@@ -42,6 +42,9 @@ _current_job: contextvars.ContextVar[str] = contextvars.ContextVar("rpworker_job
 _POLL_ERRORS = (PlatformError, ValueError, *TRANSIENT_ERRORS)
 """Take and stop polls back off and retry on these; ValueError is a garbled JSON answer."""
 
+CHANNEL_BACKLOG = 1000
+"""Chunks and progress updates of one job that may wait for their post."""
+
 MIN_EMPTY_POLL_S = 0.5
 """The shortest time between two polls that found nothing."""
 
@@ -90,13 +93,16 @@ class _Channel:
     def __init__(self, platform: Platform, job_id: str) -> None:
         self._platform = platform
         self._job_id = job_id
-        self._queue: asyncio.Queue[tuple[bool, bytes] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[bool, bytes] | None] = asyncio.Queue(CHANNEL_BACKLOG)
         self._sender = asyncio.create_task(self._send_all())
         self.streamed = False
 
     async def chunk(self, value: Any) -> None:
-        """``on_chunk`` for run_job: an oversized chunk raises and so fails the job."""
-        self._queue.put_nowait((True, self._platform.encode({"output": value})))
+        """``on_chunk`` for run_job: an oversized chunk raises and so fails the job.
+
+        Waits while the backlog is full, so a generator cannot outrun the platform.
+        """
+        await self._queue.put((True, self._platform.encode({"output": value})))
         self.streamed = True
 
     def progress(self, value: Any) -> None:
@@ -105,10 +111,13 @@ class _Channel:
         except (TypeError, ValueError) as exc:
             log.warning("progress update dropped: %s", exc)
             return
-        self._queue.put_nowait((False, data))
+        try:
+            self._queue.put_nowait((False, data))
+        except asyncio.QueueFull:
+            log.debug("progress update dropped: the job's post backlog is full")
 
     async def flush(self) -> None:
-        self._queue.put_nowait(None)
+        await self._queue.put(None)
         await self._sender
 
     def discard(self) -> None:
