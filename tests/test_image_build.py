@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from builder import docker
+from builder import context, docker, image
 from tests.fixtures.docker_engine import STAND_IN, base_flags, rpbuild, write_wheel
 
 pytestmark = pytest.mark.docker
@@ -213,3 +214,28 @@ def test_a_failing_step_is_named_with_its_log_tail(
     assert "failing step: [stage-0 4/5] RUN" in output
     assert "pip install -r /app/requirements.txt" in output
     assert "no-such-package-here.whl" in output.split("--- log tail ---")[1]
+
+
+def test_the_classic_client_builds_the_same_base_as_buildx(
+    docker_builder: docker.Builder, gpu_base: dict[str, Any], tmp_path: Path
+) -> None:
+    """DOCKER_BUILDKIT=1 with a pre-23 client (Debian's 20.10 here) is the fallback."""
+    old = Path("/usr/bin/docker")
+    if not old.is_file():
+        pytest.fail("scripts/setup installs Debian's docker.io client at /usr/bin/docker")
+    classic = docker.Builder(str(old), (str(old), "build"), (("DOCKER_BUILDKIT", "1"),))
+    code, payload, output = rpbuild("image", *base_flags(), "--dry-run")
+    assert code == 0, output
+    step = payload["images"][0]
+    root = tmp_path / "base"
+    wheel = Path(os.environ["RPBUILD_RUNTIME_WHEEL"])
+    context.base_context(root, wheel, step["dockerfile"], image.RUNTIME_WHEEL)
+    secrets = tuple(f"id=ca_bundle,src={f}" for f in base_flags()[-1:] if f.endswith(".crt"))
+    request = docker.BuildRequest(
+        root, root / "Dockerfile", ("rpbuild-test/classic:e2e",), secrets=secrets
+    )
+    lines: list[str] = []
+    built = docker.build(classic, request, lines.append)
+    same = docker.inspect(docker_builder, step["tags"][0]).layers
+    assert docker.inspect(docker_builder, built).layers == same
+    assert any(line.endswith("CACHED") for line in lines)
