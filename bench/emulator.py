@@ -10,10 +10,12 @@ before the request is processed) and slow answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,28 +94,21 @@ class Emulator:
 
     async def wait_results(self, count: int, timeout: float = 60) -> None:
         """Until ``count`` distinct jobs have a final result."""
-        deadline = time.monotonic() + timeout
-        async with self._work:
-            while len(self.results) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"{len(self.results)} of {count} results after {timeout}s")
-                try:
-                    await asyncio.wait_for(self._work.wait(), left)
-                except asyncio.TimeoutError:
-                    continue
+        try:
+            await self.wait_for(lambda: len(self.results) >= count, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"{len(self.results)} of {count} results after {timeout}s") from None
 
-    async def wait_for(self, predicate: Any, timeout: float = 30) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 30) -> None:
+        """Until ``predicate()`` holds; checked on every change and every 0.1 s."""
         deadline = time.monotonic() + timeout
         async with self._work:
             while not predicate():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError("condition not reached in time")
-                try:
+                with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._work.wait(), min(left, 0.1))
-                except asyncio.TimeoutError:
-                    continue
 
     def env(self, worker_id: str = "worker-1") -> dict[str, str]:
         """The variables the platform sets for a worker pointed at this emulator."""
@@ -152,8 +147,11 @@ class Emulator:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def _fault(self, route: str, request: web.Request) -> web.Response | None:
-        """An injected answer for this request, or None to process it normally."""
+    async def _gate(self, route: str, request: web.Request) -> web.Response | None:
+        """An answer refusing this request (bad key, injected fault), or None to process it."""
+        if request.headers.get("Authorization") != self.api_key:
+            self.bad_auth += 1
+            return web.Response(status=401)
         faults = self.faults.get(route)
         if faults is None:
             return None
@@ -170,55 +168,41 @@ class Emulator:
             return web.Response(status=faults.error_status, text="injected")
         return None
 
-    def _authorised(self, request: web.Request) -> bool:
-        if request.headers.get("Authorization") == self.api_key:
-            return True
-        self.bad_auth += 1
-        return False
-
     async def _take(self, request: web.Request) -> web.StreamResponse:
-        if not self._authorised(request):
-            return web.Response(status=401)
-        if (fault := await self._fault("take", request)) is not None:
-            return fault
+        if (refusal := await self._gate("take", request)) is not None:
+            return refusal
         query = dict(request.query)
         self.takes.append(query)
         self.take_times.append(time.monotonic())
         batch = "job-take-batch" in request.path
         size = int(query.get("batch_size", "1")) if batch else 1
         async with self._work:
-            if not self.queue:
-                try:
-                    await asyncio.wait_for(
-                        self._work.wait_for(lambda: bool(self.queue)), self.long_poll_s
-                    )
-                except asyncio.TimeoutError:
-                    return web.Response(status=204)
+            if not await self._long_poll(lambda: bool(self.queue)):
+                return web.Response(status=204)
             jobs = [self.queue.popleft() for _ in range(min(size, len(self.queue)))]
         return web.json_response(jobs if batch else jobs[0])
 
+    async def _long_poll(self, ready: Callable[[], bool]) -> bool:
+        """Hold the request (lock held) until ``ready()`` or the long-poll time passes."""
+        try:
+            await asyncio.wait_for(self._work.wait_for(ready), self.long_poll_s)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
     async def _stop(self, request: web.Request) -> web.StreamResponse:
-        if not self._authorised(request):
-            return web.Response(status=401)
-        if (fault := await self._fault("stop", request)) is not None:
-            return fault
+        if (refusal := await self._gate("stop", request)) is not None:
+            return refusal
         async with self._work:
-            if not self.stop_requests:
-                try:
-                    await asyncio.wait_for(
-                        self._work.wait_for(lambda: bool(self.stop_requests)), self.long_poll_s
-                    )
-                except asyncio.TimeoutError:
-                    return web.Response(status=204)
+            if not await self._long_poll(lambda: bool(self.stop_requests)):
+                return web.Response(status=204)
             ids = sorted(self.stop_requests)
             self.stop_requests.clear()
         return web.json_response({"jobsToStop": ids})
 
     async def _record(self, route: str, request: web.Request) -> web.Response:
-        if not self._authorised(request):
-            return web.Response(status=401)
-        if (fault := await self._fault(route, request)) is not None:
-            return fault
+        if (refusal := await self._gate(route, request)) is not None:
+            return refusal
         raw = await request.read()
         body = json.loads(raw)
         job_id = request.match_info["job"]
@@ -249,10 +233,8 @@ class Emulator:
         return await self._record("stream", request)
 
     async def _ping(self, request: web.Request) -> web.Response:
-        if not self._authorised(request):
-            return web.Response(status=401)
-        if (fault := await self._fault("ping", request)) is not None:
-            return fault
+        if (refusal := await self._gate("ping", request)) is not None:
+            return refusal
         async with self._work:
             self.pings.append((time.monotonic(), dict(request.query)))
             self._work.notify_all()
