@@ -50,30 +50,36 @@ def _capability(_ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
+# Flags that map one to one onto ImageOptions fields of the same name.
+_SAME_NAME = (
+    "cuda",
+    "python",
+    "torch",
+    "ubuntu",
+    "flavor",
+    "handler",
+    "requirements",
+    "repository",
+    "base_image",
+    "build_args",
+    "secrets",
+    "ca_bundle",
+    "platform",
+    "no_cache",
+    "template",
+    "verify",
+)
+
+
 def options_from_flags(params: dict[str, Any]) -> ImageOptions:
     """The one place flags become ImageOptions (a config file can pre-fill ``params``)."""
     return ImageOptions(
         directory=Path(params["directory"]),
-        cuda=params["cuda"],
-        python=params["python"],
-        torch=params["torch"],
-        ubuntu=params["ubuntu"],
-        flavor=params["flavor"],
-        handler=params["handler"],
-        requirements=params["requirements"],
         tags=tuple(params["tags"]),
-        repository=params["repository"],
-        base_image=params["base_image"],
-        build_args=params["build_args"],
-        secrets=params["secrets"],
-        ca_bundle=params["ca_bundle"],
-        platform=params["platform"],
-        no_cache=params["no_cache"],
-        template=params["template"],
         gpu=GpuRequirements(
             params["min_gpus"], params["min_gpu_memory"], params["min_compute_capability"]
         ),
-        verify=params["verify"],
+        **{name: params[name] for name in _SAME_NAME},
     )
 
 
