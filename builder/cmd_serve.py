@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -23,6 +24,14 @@ def worker_command(handler: str, host: str, port: int) -> list[str]:
 def _probe_host(host: str) -> str:
     """Where to connect to see whether a server bound to ``host`` is up."""
     return "127.0.0.1" if host in ("", "0.0.0.0") else host
+
+
+def _answers(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 @click.command("serve")
@@ -48,11 +57,18 @@ def serve(directory: Path, host: str, port: int, handler: str | None) -> None:
             "the file with --handler",
             param_hint=["--handler"],
         )
+    probe = (_probe_host(host), port)
+    if _answers(probe):
+        # Else the readiness probe would take the other server for the worker.
+        raise click.BadParameter(
+            f"something already listens on {host}:{port}; stop it or choose another --port",
+            param_hint=["--port"],
+        )
     out.info(f"serving {directory / handler} on http://{host}:{port}; Ctrl-C stops")
     supervisor = Supervisor(
         command=worker_command(handler, host, port),
         directory=directory,
         out=out,
-        ready_address=(_probe_host(host), port),
+        ready_address=probe,
     )
     sys.exit(supervisor.run())

@@ -156,6 +156,22 @@ def test_serve_without_a_handler_names_the_fix(tmp_path: Path) -> None:
     assert "handler.py does not exist" in result.stderr and "--handler" in result.stderr
 
 
+def test_a_port_in_use_is_refused(project: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = subprocess.run(
+            [RPBUILD, "serve", str(project), "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"something already listens on 127.0.0.1:{port}" in result.stderr
+    assert "--port" in result.stderr
+
+
 def test_changes_are_described(tmp_path: Path) -> None:
     (tmp_path / "handler.py").write_text("a")
     (tmp_path / "old.json").write_text("{}")
