@@ -152,19 +152,14 @@ def _cuda_key(release: CudaRelease) -> tuple[int, ...]:
 
 
 def _nearest(value: str, choices: list[str], count: int = 2) -> list[str]:
-    """The choices closest to ``value`` by version distance, in version order."""
+    """The ``count`` choices next to ``value`` in version order, in version order."""
     try:
-        target = version_key(value)
+        ordered = sorted({*choices, value}, key=version_key)
     except ValueError:
-        return sorted(choices, key=version_key)[:count]
-
-    def distance(choice: str) -> tuple[int, ...]:
-        key = version_key(choice)
-        width = max(len(key), len(target))
-        padded = [(key + (0,) * width)[i] - (target + (0,) * width)[i] for i in range(width)]
-        return tuple(abs(d) for d in padded)
-
-    return sorted(sorted(choices, key=distance)[:count], key=version_key)
+        return sorted(choices)[:count]
+    here = ordered.index(value)
+    ranked = sorted(choices, key=lambda c: (abs(ordered.index(c) - here), ordered.index(c)))
+    return sorted(ranked[:count], key=version_key)
 
 
 def _flag(option: str, values: list[str]) -> list[str]:

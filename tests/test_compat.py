@@ -22,10 +22,10 @@ def refusal(**options: Any) -> IncompatibleChoiceError:
     return caught.value
 
 
-def test_the_shipped_data_covers_torch_21_to_27_and_cu118_to_cu128() -> None:
+def test_the_shipped_data_covers_torch_21_to_29_and_cu118_to_cu128() -> None:
     data = compat.load()
     versions = [t.version for t in data.torch]
-    assert versions[0] == "2.1.0" and versions[-1].startswith("2.7")
+    assert versions[0] == "2.1.0" and versions[-1].startswith("2.9")
     indexes = {i for t in data.torch for i in t.indexes}
     assert {"cu118", "cu121", "cu124", "cu126", "cu128"} <= indexes
     assert [c.version for c in data.cuda] == sorted(
@@ -132,3 +132,8 @@ def test_malformed_data_is_refused_naming_the_field(edit: Any, message: str) -> 
     edit(cuda, torch, python)
     with pytest.raises(DataError, match=message.replace("{", r"\{").replace("}", r"\}")):
         compat.parse(cuda, torch, python)
+
+
+def test_a_torch_that_dropped_an_index_points_back_to_the_last_release_with_it() -> None:
+    error = refusal(cuda="11.8", torch="2.8.0")
+    assert error.choices == ["--torch 2.7.1", "--cuda 12.6"]
