@@ -118,3 +118,11 @@ def test_a_failure_names_the_failing_step_and_its_own_log_lines() -> None:
     assert error.log_tail[0] == "[3/3] RUN pip install -r /app/requirements.txt"
     assert "satisfies the requirement nope" in error.log_tail[1]
     assert not any("apt-get" in line for line in error.log_tail)
+
+
+def test_an_engine_that_does_not_answer_is_an_error_naming_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
+    with pytest.raises(DockerUnavailableError, match="Start it"):
+        docker.check_engine(docker.Builder("docker", ("docker", "build")))
