@@ -12,7 +12,7 @@ import click
 from builder import config, output
 from builder import image as image_lib
 from builder.cmd_publish import login_options, metadata_file_option, publish_built, push_option
-from builder.errors import VerifyError
+from builder.errors import RpbuildError
 from builder.pinning import lock_options, pinned_base
 from builder.publish import PublishOptions
 from builder.spec import GpuRequirements, ImageOptions
@@ -176,9 +176,9 @@ def image(
     sink = output.BuildSteps(output.for_command(as_json))
     try:
         result = image_lib.build(options, sink, from_ref)
-    except VerifyError as error:
+    except RpbuildError as error:
         if as_json:
-            click.echo(json.dumps({"ok": False, "image": error.image, "diff": error.diff}))
+            click.echo(json.dumps({"ok": False, **error.details()}))
         raise
     if not as_json:
         _report(result)

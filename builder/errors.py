@@ -8,6 +8,7 @@ Callers match on these types, never on message text.
     ├── RpbuildError (exit 1)
     │   ├── DataError            the shipped compatibility data is malformed (a bug)
     │   ├── DockerUnavailableError  no engine or no BuildKit-capable client
+    │   ├── GpuUnavailableError  the engine cannot give containers a GPU
     │   ├── BuildError           a build step failed (names the step, shows the log tail)
     │   ├── VerifyError          the built image contradicts its tag and labels
     │   └── RuntimeWheelError    the runtime wheel could not be found or built
@@ -19,6 +20,7 @@ Callers match on these types, never on message text.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -28,6 +30,10 @@ class RpbuildError(click.ClickException):
 
     exit_code = 1
 
+    def details(self) -> dict[str, Any]:
+        """The failure for ``--json`` output."""
+        return {"error": self.format_message()}
+
 
 class DataError(RpbuildError):
     """Compatibility data that fails its schema: a bug in rpbuild or a local edit."""
@@ -35,6 +41,10 @@ class DataError(RpbuildError):
 
 class DockerUnavailableError(RpbuildError):
     """No Docker engine answers, or no client can build with BuildKit."""
+
+
+class GpuUnavailableError(RpbuildError):
+    """The engine has no NVIDIA runtime: ``docker run --gpus`` is refused."""
 
 
 class RuntimeWheelError(RpbuildError):
@@ -51,6 +61,9 @@ class BuildError(RpbuildError):
         tail = "\n".join(self.log_tail)
         super().__init__(f"{message}{detail}" + (f"\n--- log tail ---\n{tail}" if tail else ""))
 
+    def details(self) -> dict[str, Any]:
+        return {**super().details(), "step": self.step, "log_tail": self.log_tail}
+
 
 class VerifyError(RpbuildError):
     """The image's contents differ from what its tag and labels claim."""
@@ -64,6 +77,9 @@ class VerifyError(RpbuildError):
             "Fix the requirement that replaced the package (pin it), or pass --no-verify "
             "to keep the image anyway."
         )
+
+    def details(self) -> dict[str, Any]:
+        return {**super().details(), "image": self.image, "diff": self.diff}
 
 
 class IncompatibleChoiceError(click.BadParameter):

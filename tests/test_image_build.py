@@ -209,8 +209,12 @@ def test_a_failing_step_is_named_with_its_log_tail(
     docker_builder: docker.Builder, gpu_base: dict[str, Any], seed_app: Path
 ) -> None:
     (seed_app / "requirements.txt").write_text("./no-such-package-here.whl\n")
-    code, _, output = rpbuild("image", str(seed_app), *base_flags(), "-t", "rpbuild-test/fail:e2e")
+    code, payload, output = rpbuild(
+        "image", str(seed_app), *base_flags(), "-t", "rpbuild-test/fail:e2e"
+    )
     assert code == 1, output
+    assert payload["ok"] is False
+    assert payload["step"].endswith("python -m pip install -r /app/requirements.txt")
     assert "failing step: [stage-0 4/5] RUN" in output
     assert "pip install -r /app/requirements.txt" in output
     assert "no-such-package-here.whl" in output.split("--- log tail ---")[1]
