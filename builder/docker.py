@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from builder.errors import BuildError, DockerUnavailableError, RpbuildError
+from builder.errors import BuildError, DockerUnavailableError, GpuUnavailableError, RpbuildError
 
 CLIENT_CANDIDATES = ("docker", "/usr/bin/docker", "/usr/local/bin/docker")
 TAIL_LINES = 30
@@ -220,21 +220,28 @@ _ENGINE_FAILED = 125
 """``docker run``'s status when the engine, not the container, failed."""
 
 
-def run_container(image: str, args: Sequence[str], sink: Sink) -> int:
-    """``docker run --rm IMAGE ARGS``: every output line to ``sink`` as it comes.
+def run_container(image: str, args: Sequence[str], sink: Sink, options: Sequence[str] = ()) -> int:
+    """``docker run --rm OPTIONS IMAGE ARGS``: every output line to ``sink`` as it comes.
 
     Returns the container's exit status; an image the engine cannot start is
     an error naming the image.
     """
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    argv = [client(), "run", "--rm", image, *args]
+    argv = [client(), "run", "--rm", *options, image, *args]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
         assert run.stdout is not None
         for raw in run.stdout:
             tail.append(raw.rstrip("\n"))
             sink(tail[-1])
     if run.returncode == _ENGINE_FAILED:
-        raise RpbuildError(f"docker could not run {image}: {' '.join(tail)[-500:]}")
+        said = " ".join(tail)
+        if "could not select device driver" in said:
+            raise GpuUnavailableError(
+                "this Docker engine cannot give containers a GPU (no NVIDIA runtime): install "
+                "the NVIDIA Container Toolkit, run `nvidia-ctk runtime configure --runtime=docker` "
+                "and restart dockerd, or use a machine with a GPU"
+            )
+        raise RpbuildError(f"docker could not run {image}: {said[-500:]}")
     return run.returncode
 
 

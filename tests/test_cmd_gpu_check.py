@@ -40,8 +40,8 @@ def test_streams_the_check_and_passes_its_exit_status_on(tmp_path: Path) -> None
         "args: run --rm --gpus all --entrypoint rpworker acme/worker:1 gpu-check --cuda 12.1 "
         "--json",
         "GPU check: 1 problem(s)",
+        "a warning",
     ]
-    assert result.stderr == "a warning\n"
 
 
 def test_a_healthy_check_exits_0(tmp_path: Path) -> None:
@@ -56,6 +56,14 @@ def test_an_image_without_the_runtime_is_named(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "debian:12 has no `rpworker` command" in result.stderr
     assert "rpbuild image" in result.stderr
+
+
+def test_an_engine_refusing_gpus_is_mapped_to_the_fix(tmp_path: Path) -> None:
+    said = 'docker: Error response from daemon: could not select device driver "" '
+    said += "with capabilities: [[gpu]].\n"
+    result = rpbuild("gpu-check", "acme/worker:1", path=stand_in_docker(tmp_path, "", said, 125))
+    assert result.returncode == 1
+    assert "install the NVIDIA Container Toolkit" in result.stderr
 
 
 @pytest.mark.docker
