@@ -200,9 +200,12 @@ def inspect(builder: Builder, ref: str) -> ImageInfo:
     )
 
 
-def run_python(builder: Builder, ref: str, script: str) -> subprocess.CompletedProcess[str]:
+def run_python(
+    builder: Builder, ref: str, script: str, platform: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -c script`` in ``ref`` once, without network, bypassing the entrypoint."""
     argv = [builder.client, "run", "--rm", "--network", "none", "--entrypoint", "python"]
+    argv += ["--platform", platform] if platform else []
     return _run([*argv, ref, "-c", script], timeout=300)
 
 

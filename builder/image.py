@@ -194,6 +194,6 @@ def build(
             )
             if options.verify:
                 sink(f"rpbuild: verifying {step.tags[0]}")
-                built.verify = verify.verify(builder, step.tags[0], the_plan.spec)
+                built.verify = verify.verify(builder, step.tags[0], the_plan.spec, options.platform)
             result.images.append(built)
     return result

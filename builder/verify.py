@@ -81,10 +81,15 @@ def probe_source() -> str:
     return resources.files("builder").joinpath("probe.py").read_text(encoding="utf-8")
 
 
-def verify(builder: docker.Builder, ref: str, spec: BaseSpec) -> VerifyResult:
-    """Run the probe in ``ref``; raise VerifyError with a diff when anything differs."""
+def verify(
+    builder: docker.Builder, ref: str, spec: BaseSpec, platform: str | None = None
+) -> VerifyResult:
+    """Run the probe in ``ref``; raise VerifyError with a diff when anything differs.
+
+    An image for another ``platform`` runs only where the engine emulates it (binfmt).
+    """
     info = docker.inspect(builder, ref)
-    done = docker.run_python(builder, ref, probe_source())
+    done = docker.run_python(builder, ref, probe_source(), platform)
     if done.returncode != 0:
         raise VerifyError(ref, [f"- probe: `python` in the image failed: {done.stderr[-800:]}"])
     found = json.loads(done.stdout.strip().splitlines()[-1])
