@@ -27,6 +27,11 @@ def report(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return data
 
 
+def unhealthy(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert result.returncode == 1, result.stdout + result.stderr
+    return report(result)
+
+
 def codes(data: dict[str, Any]) -> list[tuple[str, int | None]]:
     return [(finding["code"], finding["device"]) for finding in data["findings"]]
 
@@ -68,8 +73,7 @@ def test_library_not_found_says_to_start_with_the_nvidia_runtime(gpu_check: GpuC
     if real_nvml_present():
         pytest.skip("this machine has a real libnvidia-ml: the library cannot be missing here")
     result = gpu_check("--json", fake=False)
-    assert result.returncode == 1
-    data = report(result)
+    data = unhealthy(result)
     assert codes(data) == [("nvml-library-not-found", None)]
     assert "--gpus all" in data["findings"][0]["fix"]
     assert data["devices"] == []
@@ -88,8 +92,7 @@ def test_init_errors_are_classified(
     gpu_check: GpuCheck, error: str, code: str, fix_words: str
 ) -> None:
     result = gpu_check("--json", FAKE_NVML_INIT_ERROR=error)
-    assert result.returncode == 1
-    data = report(result)
+    data = unhealthy(result)
     assert codes(data) == [(code, None)]
     assert fix_words in data["findings"][0]["fix"]
     assert data["driver_version"] == "n/a"
@@ -97,8 +100,7 @@ def test_init_errors_are_classified(
 
 def test_zero_gpus_names_the_visible_devices_setting(gpu_check: GpuCheck) -> None:
     result = gpu_check("--json", FAKE_NVML_DEVICE_COUNT="0")
-    assert result.returncode == 1
-    data = report(result)
+    data = unhealthy(result)
     assert codes(data) == [("no-gpus", None)]
     assert "NVIDIA_VISIBLE_DEVICES" in data["findings"][0]["fix"]
 
@@ -115,8 +117,7 @@ def test_a_failing_device_is_named_and_the_others_still_reported(
     gpu_check: GpuCheck, error: str, code: str
 ) -> None:
     result = gpu_check("--json", FAKE_NVML_DEVICE_COUNT="2", FAKE_NVML_DEVICE1_ERROR=error)
-    assert result.returncode == 1
-    data = report(result)
+    data = unhealthy(result)
     assert codes(data) == [(code, 1)]
     assert data["devices"][0]["name"] == "NVIDIA Fake GPU"
     assert data["devices"][1]["name"] == "n/a"
@@ -136,8 +137,7 @@ def test_memory_faults_are_findings(
 ) -> None:
     env = {"FAKE_NVML_DEVICE_COUNT": "2", f"FAKE_NVML_DEVICE1_{variable}": value}
     result = gpu_check("--json", **env)
-    assert result.returncode == 1
-    assert codes(report(result)) == [(code, 1)]
+    assert codes(unhealthy(result)) == [(code, 1)]
 
 
 def test_not_supported_queries_are_missing_facts_not_failures(gpu_check: GpuCheck) -> None:
@@ -166,8 +166,7 @@ def test_old_driver_fails_with_both_versions_and_both_ways_out(gpu_check: GpuChe
         FAKE_NVML_DRIVER_VERSION="535.104.05",
         FAKE_NVML_CUDA_VERSION="12020",
     )
-    assert result.returncode == 1
-    data = report(result)
+    data = unhealthy(result)
     assert (data["image_cuda"], data["image_cuda_source"]) == ("12.4", "CUDA_VERSION")
     assert codes(data) == [("driver-too-old", None)]
     finding = data["findings"][0]
@@ -209,8 +208,7 @@ def test_unmet_requirements_fail(
         "FAKE_NVML_DEVICE0_COMPUTE_CAPABILITY": "9.0",
     }
     result = gpu_check("--json", FAKE_NVML_DEVICE_COUNT="2", **big, **{requirement: value})
-    assert result.returncode == 1
-    data = report(result)
+    data = unhealthy(result)
     assert codes(data) == [(code, device)]
     assert requirement in data["findings"][0]["fix"]
 
