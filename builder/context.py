@@ -8,12 +8,15 @@ layer is keyed on that file alone.
 
 from __future__ import annotations
 
+import fnmatch
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-# Never part of an app image: VCS data, caches, local virtual environments.
+# Never part of an app image: VCS data, caches, local virtual environments. A
+# .dockerignore in the handler directory excludes more (glob patterns relative to it).
 APP_IGNORE = (".git", "__pycache__", "*.pyc", ".venv", "venv", ".mypy_cache", ".pytest_cache")
 
 
@@ -40,8 +43,34 @@ def base_context(root: Path, wheel: Path, dockerfile: str, wheel_name: str) -> P
     return root
 
 
+def dockerignore_patterns(directory: Path) -> list[str]:
+    """Patterns of DIR/.dockerignore (comments, blank lines and ``!`` exceptions dropped)."""
+    path = directory / ".dockerignore"
+    if not path.is_file():
+        return []
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line.strip("/") for line in lines if line and not line.startswith(("#", "!"))]
+
+
+def _ignore(directory: Path) -> Callable[[str, list[str]], set[str]]:
+    """A copytree filter: APP_IGNORE by name, .dockerignore by path relative to DIR."""
+    patterns = dockerignore_patterns(directory)
+
+    def ignored(folder: str, names: list[str]) -> set[str]:
+        base = Path(folder).relative_to(directory)
+        skip = set(shutil.ignore_patterns(*APP_IGNORE)(folder, names))
+        for name in names:
+            relative = (base / name).as_posix()
+            if any(fnmatch.fnmatchcase(relative, pattern) for pattern in patterns):
+                skip.add(name)
+        return skip
+
+    return ignored
+
+
 def app_context(root: Path, source: AppSource, dockerfile: str) -> Path:
-    shutil.copytree(source.directory, root / "app", ignore=shutil.ignore_patterns(*APP_IGNORE))
+    """Copy the handler directory (minus ignored files) and its requirements apart."""
+    shutil.copytree(source.directory, root / "app", ignore=_ignore(source.directory))
     if source.requirements is not None:
         shutil.copy2(source.requirements, root / "requirements.txt")
     (root / "Dockerfile").write_text(dockerfile, encoding="utf-8")
