@@ -2,7 +2,7 @@
 
 Without a handler the plan is one GPU base image; with one, the base it needs and the
 app image FROM it. The final image gets the GPU requirements, system packages and a
-user template. H5's matrix and the CLI both call ``plan`` and ``build``.
+user template. The CLI, the image matrix and the bake file all call ``plan``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ RUNTIME_WHEEL = f"rpbuild-{__version__}-py3-none-any.whl"
 
 @dataclass(frozen=True)
 class ImageStep:
-    """One image to build: its Dockerfile text, tags and label claims."""
+    """One image to build: its kind (base or app), Dockerfile text and tags."""
 
     kind: str
     dockerfile: str
