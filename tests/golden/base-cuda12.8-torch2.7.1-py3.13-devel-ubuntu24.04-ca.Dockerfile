@@ -23,7 +23,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     --mount=type=secret,id=ca_bundle \
     apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle update \
     && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle install -y --no-install-recommends software-properties-common gpg-agent \
-    && add-apt-repository -y ppa:deadsnakes/ppa \
+    && SSL_CERT_FILE=/run/secrets/ca_bundle add-apt-repository -y ppa:deadsnakes/ppa \
     && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle update \
     && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle install -y --no-install-recommends python3.13 python3.13-venv \
     && python3.13 -m venv /opt/venv
