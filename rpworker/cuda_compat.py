@@ -4,8 +4,9 @@ The runtime runs inside the image, where rpbuild's compatibility data
 (``images/*.yaml``, CLI side) is absent, and rpworker must not import the
 builder. The only driver numbers it needs are those for the "upgrade the
 driver to >= X" advice, so they live here as a small table: the Linux driver
-each CUDA toolkit release ships with (NVIDIA's CUDA release notes). The pass
-or fail rule itself uses no table: NVML reports which CUDA the driver runs.
+each CUDA toolkit release first shipped with (its GA release; NVIDIA's CUDA
+release notes, Linux x86_64). The pass or fail rule itself uses no table:
+NVML reports which CUDA the driver runs.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ CudaVersion = tuple[int, int]
 """``(major, minor)``: what compatibility depends on (patch releases share drivers)."""
 
 _TOOLKIT_DRIVER: dict[CudaVersion, str] = {
-    (11, 0): "450.51.06",
-    (11, 1): "455.32.00",
-    (11, 2): "460.32.03",
+    (11, 0): "450.36.06",
+    (11, 1): "455.23.05",
+    (11, 2): "460.27.03",
     (11, 3): "465.19.01",
-    (11, 4): "470.57.02",
+    (11, 4): "470.42.01",
     (11, 5): "495.29.05",
-    (11, 6): "510.47.03",
-    (11, 7): "515.65.01",
+    (11, 6): "510.39.01",
+    (11, 7): "515.43.04",
     (11, 8): "520.61.05",
     (12, 0): "525.60.13",
     (12, 1): "530.30.02",
