@@ -65,19 +65,27 @@ def _job_timeout(config: Config, env: Mapping[str, str]) -> float | None:
     return seconds or None
 
 
+def _url(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is not set: production mode needs this platform URL")
+    if not value.startswith(("http://", "https://")):
+        raise SettingsError(f"{name}={value!r} is not an http(s) URL")
+    return value
+
+
+def _optional_url(env: Mapping[str, str], name: str) -> str | None:
+    return _url(env, name) if env.get(name, "").strip() else None
+
+
 def load(config: Config, env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
-    take_url = env.get("RUNPOD_WEBHOOK_GET_JOB", "")
-    if not take_url:
-        raise SettingsError("RUNPOD_WEBHOOK_GET_JOB is not set: production mode needs it")
-    done_url = env.get("RUNPOD_WEBHOOK_POST_OUTPUT", "")
-    if not done_url:
-        raise SettingsError("RUNPOD_WEBHOOK_POST_OUTPUT is not set: results have nowhere to go")
+    done_url = _url(env, "RUNPOD_WEBHOOK_POST_OUTPUT")
     return Settings(
-        take_url=take_url,
+        take_url=_url(env, "RUNPOD_WEBHOOK_GET_JOB"),
         done_url=done_url,
-        stream_url=env.get("RUNPOD_WEBHOOK_POST_STREAM") or done_url,
-        ping_url=env.get("RUNPOD_WEBHOOK_PING") or None,
+        stream_url=_optional_url(env, "RUNPOD_WEBHOOK_POST_STREAM") or done_url,
+        ping_url=_optional_url(env, "RUNPOD_WEBHOOK_PING"),
         api_key=env.get("RUNPOD_AI_API_KEY", ""),
         worker_id=env.get("RUNPOD_POD_ID", "local"),
         ping_interval_s=_number(env, "RUNPOD_PING_INTERVAL", 10000, minimum=1) / 1000,

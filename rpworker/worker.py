@@ -179,18 +179,23 @@ class Worker:
             return 1
         heartbeat = Heartbeat(self._settings, lambda: self._running_ids)
         heartbeat.start()
-        taking = asyncio.create_task(self._take_loop())
-        stopping = asyncio.create_task(self._stop_loop())
+        loops = {asyncio.create_task(self._take_loop()), asyncio.create_task(self._stop_loop())}
+        told = asyncio.create_task(self._stopping.wait())
         try:
-            await self._stopping.wait()
-            taking.cancel()
+            await asyncio.wait({told, *loops}, return_when=asyncio.FIRST_COMPLETED)
+            crashed = [loop.exception() for loop in loops if loop.done() and not loop.cancelled()]
+            for loop in loops:
+                loop.cancel()
+            for exc in crashed:
+                log.error("worker loop failed; stopping", exc_info=exc)
             await self._drain()
         finally:
-            taking.cancel()
-            stopping.cancel()
+            told.cancel()
+            for loop in loops:
+                loop.cancel()
             heartbeat.stop()
         log.info("worker stopped")
-        return 0
+        return 1 if crashed else 0
 
     def _on_signal(self, signum: int) -> None:
         if self._grace_deadline is None:

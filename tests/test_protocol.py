@@ -57,6 +57,8 @@ def test_settings_defaults_and_errors() -> None:
         load({"timeout": "5"}, _env())
     with pytest.raises(SettingsError, match="RUNPOD_WEBHOOK_POST_OUTPUT is not set"):
         load({}, {"RUNPOD_WEBHOOK_GET_JOB": "http://h/job-take/$ID"})
+    with pytest.raises(SettingsError, match="RUNPOD_WEBHOOK_PING='h/ping' is not an http"):
+        _settings(RUNPOD_WEBHOOK_PING="h/ping")
 
 
 def _env() -> dict[str, str]:

@@ -268,3 +268,9 @@ async def test_seed_style_handler_file_under_the_launcher(
     tokens = ["token 0", "token 1", "token 2"]
     assert emulator.chunks[job_id] == tokens
     assert emulator.results[job_id] == {"output": tokens}
+
+
+async def test_a_bad_setting_stops_the_worker_at_start(start_worker: StartWorker) -> None:
+    worker = await start_worker(ECHO, RPWORKER_SHUTDOWN_GRACE="soon")
+    assert await worker.wait() == 2
+    assert "RPWORKER_SHUTDOWN_GRACE='soon' is not a number" in worker.output
