@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,8 @@ def test_base_image_carries_labels_env_and_a_passing_truth_check(
     base = _image(gpu_base, "base")
     assert base["tags"][0].startswith("rpbuild/base:cuda12.1.1-cudnn8-runtime-ubuntu22.04-py3.11")
     assert base["verify"]["ok"] is True
-    info = docker.inspect(docker_builder, base["tags"][0])
+    # By id: other tests rebuild this tag as an intermediate base, which carries no provenance.
+    info = docker.inspect(docker_builder, base["id"])
     assert info.labels["io.rpbuild.kind"] == "base"
     assert info.labels["io.rpbuild.base"] == STAND_IN
     assert info.labels["io.rpbuild.torch"] == "none"
@@ -133,7 +135,9 @@ def test_a_secret_is_usable_in_the_build_and_found_nowhere_in_the_image(
     template.write_text(
         '{% extends "app.Dockerfile.j2" %}\n'
         "{% block handler %}\n{{ super() }}\n"
-        "RUN --mount=type=secret,id=token sha256sum /run/secrets/token > /app/token.sha256\n"
+        # BuildKit's cache key ignores a secret's content: the nonce makes this step rerun.
+        f"RUN --mount=type=secret,id=token echo {uuid.uuid4().hex} && "
+        "sha256sum /run/secrets/token > /app/token.sha256\n"
         "{% endblock %}\n"
     )
     tag = "rpbuild-test/secret:e2e"
