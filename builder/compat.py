@@ -234,8 +234,8 @@ def _torch_cuda_error(
 ) -> IncompatibleChoiceError:
     major = cuda.major_minor.split(".")[0]
     same_major = [i for i in release.indexes if TorchWheel("", i, "").cuda.split(".")[0] == major]
-    newest = f" newer than {same_major[-1]}" if same_major else ""
-    reason = f"torch {release.version} has no wheel for CUDA {major}.x{newest}"
+    has = f"; its CUDA {major} wheels are {', '.join(same_major)}" if same_major else ""
+    reason = f"torch {release.version} has no wheel for CUDA {cuda.major_minor} ({index}){has}"
     choices = []
     with_index = [t.version for t in data.torch if index in t.indexes]
     if with_index:
