@@ -69,9 +69,15 @@ def test_torch_without_a_wheel_for_the_cuda_names_both_ways_out() -> None:
     error = refusal(cuda="12.8", torch="2.1.2")
     assert error.option == "--cuda"
     assert error.format_message() == (
-        "Invalid value for '--cuda': 12.8: torch 2.1.2 has no wheel for CUDA 12.x newer than "
-        "cu121; choose --torch 2.7.0 or newer, or --cuda 12.1"
+        "Invalid value for '--cuda': 12.8: torch 2.1.2 has no wheel for CUDA 12.8 (cu128); "
+        "its CUDA 12 wheels are cu121; choose --torch 2.7.0 or newer, or --cuda 12.1"
     )
+
+
+def test_torch_too_new_for_an_older_cuda_names_its_wheels() -> None:
+    error = refusal(cuda="12.1", torch="2.9.1")
+    assert "no wheel for CUDA 12.1 (cu121); its CUDA 12 wheels are cu126, cu128" in str(error)
+    assert error.choices == ["--torch 2.5.1", "--cuda 12.6"]
 
 
 def test_an_unknown_cuda_names_the_nearest_releases() -> None:
