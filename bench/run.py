@@ -203,23 +203,53 @@ _REQUEST = (
 )
 
 
+class _RunsyncClient(asyncio.Protocol):
+    """One keep-alive connection sending ``/runsync`` back to back until ``until``.
+
+    A bare protocol, not asyncio streams: it costs the load generator about
+    a third of the CPU per request, which the server under test gets instead.
+    """
+
+    def __init__(self, until: float) -> None:
+        self.until = until
+        self.completed = 0
+        self.closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._buffer = b""
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        transport.write(_REQUEST)
+
+    def data_received(self, data: bytes) -> None:
+        assert self._transport is not None
+        self._buffer += data
+        while (head_end := self._buffer.find(b"\r\n\r\n")) >= 0:
+            head = self._buffer[:head_end].lower()
+            at = head.find(b"content-length:")
+            length = int(head[at + 15 :].split(b"\r\n", 1)[0]) if at >= 0 else 0
+            end = head_end + 4 + length
+            if len(self._buffer) < end:
+                return
+            body = self._buffer[head_end + 4 : end]
+            self.completed += head.startswith(b"http/1.1 200") and b"COMPLETED" in body
+            self._buffer = self._buffer[end:]
+            if time.monotonic() >= self.until:
+                self._transport.close()
+                return
+            self._transport.write(_REQUEST)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(self.completed)
+
+
 async def _runsync_loop(port: int, until: float) -> int:
     """Requests on one connection until ``until``; how many completed."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    completed = 0
-    try:
-        while time.monotonic() < until:
-            writer.write(_REQUEST)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            body = await reader.readexactly(length)
-            completed += head.startswith(b"HTTP/1.1 200") and b"COMPLETED" in body
-    finally:
-        writer.close()
-    return completed
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_connection(lambda: _RunsyncClient(until), "127.0.0.1", port)
+    return await client.closed
 
 
 async def _wait_listening(port: int, process: asyncio.subprocess.Process) -> None:
@@ -229,7 +259,7 @@ async def _wait_listening(port: int, process: asyncio.subprocess.Process) -> Non
         try:
             if await _runsync_loop(port, time.monotonic() + 0.05):
                 return
-        except (OSError, asyncio.IncompleteReadError):
+        except OSError:
             pass
         await asyncio.sleep(0.1)
     raise RuntimeError(f"the local API on port {port} did not answer within 30 s")

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from concurrent.futures import Executor
 from enum import Enum
 from typing import Any
 
+from rpworker.concurrency import ElasticExecutor
 from rpworker.types import Handler, Job
 
 _DONE = object()
@@ -52,17 +53,36 @@ def classify(handler: Handler) -> HandlerKind:
     return HandlerKind.FUNCTION
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_kind(handler: Handler) -> HandlerKind:
+    return classify(handler)
+
+
+def _kind(handler: Handler) -> HandlerKind:
+    """The kind, looked up once per handler: inspecting it costs more than an echo job."""
+    try:
+        return _cached_kind(handler)
+    except TypeError:  # an unhashable callable object
+        return classify(handler)
+
+
 def is_generator(handler: Handler) -> bool:
     return classify(handler) in (HandlerKind.GENERATOR, HandlerKind.ASYNC_GENERATOR)
+
+
+def _off_loop(executor: Executor | None, fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
+    """``fn(*args)`` on an executor thread (an elastic one hands results back cheaper)."""
+    if isinstance(executor, ElasticExecutor):
+        return executor.run(fn, *args)
+    return asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
 
 async def _iterate_off_loop(
     gen: Generator[Any, Any, Any], executor: Executor | None
 ) -> AsyncGenerator[Any, None]:
-    loop = asyncio.get_running_loop()
     try:
         while True:
-            item = await loop.run_in_executor(executor, next, gen, _DONE)
+            item = await _off_loop(executor, next, gen, _DONE)
             if item is _DONE:
                 return
             yield item
@@ -100,10 +120,9 @@ async def call(handler: Handler, job: Job, executor: Executor | None = None) -> 
     Plain functions run on ``executor``; what they return is inspected, so an
     awaitable is awaited and a generator is streamed (iterated off the loop).
     """
-    kind = classify(handler)
+    kind = _kind(handler)
     if kind is HandlerKind.FUNCTION:
-        loop = asyncio.get_running_loop()
-        value = await loop.run_in_executor(executor, handler, job)
+        value = await _off_loop(executor, handler, job)
     else:
         value = handler(job)
     while inspect.isawaitable(value):

@@ -9,7 +9,6 @@ Every route answers on ``/ROUTE`` and ``/v2/{endpoint_id}/ROUTE``, to GET and PO
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -114,8 +113,7 @@ async def on_run(request: web.Request) -> web.Response:
 async def on_runsync(request: web.Request) -> web.Response:
     wait_s = _wait_s(request)
     record = await _submit(request, prefix="sync-")
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(record.done.wait(), wait_s)
+    await asyncio.wait((record.done,), timeout=wait_s)
     return web.json_response(record.status_body())
 
 

@@ -1,7 +1,8 @@
 """Running the local API's jobs: in the background, at most N at once.
 
-Sync handlers get a pool of exactly N threads, so N blocking jobs really run
-together while the event loop keeps answering requests.
+Sync handlers run on job threads, one per running job (N blocking jobs really
+run together while the event loop keeps answering requests); a sync job
+abandoned after a timeout or a cancel keeps its thread without holding a slot.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any
 
 import aiohttp
 
 from rpworker import progress, results
+from rpworker.concurrency import ElasticExecutor
 from rpworker.jobs import run_job
 from rpworker.store import (
     CANCELLED,
@@ -97,7 +98,7 @@ class Jobs:
         )
         self.running = 0
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix=THREAD_PREFIX)
+        self._executor = ElasticExecutor(name=THREAD_PREFIX)
         self._background: set[asyncio.Task[None]] = set()
         self._session = session
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from rpworker.types import Job
@@ -25,23 +24,31 @@ Listener = Callable[[Any], None]
 _listeners: dict[str, Listener] = {}
 
 
-@contextmanager
-def listening(job_id: str, listener: Listener) -> Iterator[None]:
-    """Deliver progress of ``job_id`` to ``listener`` on the current loop while open."""
-    loop = asyncio.get_running_loop()
-    loop_thread = threading.get_ident()
+class _Listening:
+    """A class rather than a generator context manager: it is entered once per job."""
 
-    def deliver(progress: Any) -> None:
-        if threading.get_ident() == loop_thread:
-            listener(progress)
+    def __init__(self, job_id: str, listener: Listener) -> None:
+        self._job_id = job_id
+        self._listener = listener
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+
+    def _deliver(self, progress: Any) -> None:
+        if threading.get_ident() == self._loop_thread:
+            self._listener(progress)
         else:
-            loop.call_soon_threadsafe(listener, progress)
+            self._loop.call_soon_threadsafe(self._listener, progress)
 
-    _listeners[job_id] = deliver
-    try:
-        yield
-    finally:
-        _listeners.pop(job_id, None)
+    def __enter__(self) -> None:
+        _listeners[self._job_id] = self._deliver
+
+    def __exit__(self, *exc_info: object) -> None:
+        _listeners.pop(self._job_id, None)
+
+
+def listening(job_id: str, listener: Listener) -> _Listening:
+    """Deliver progress of ``job_id`` to ``listener`` on the current loop while open."""
+    return _Listening(job_id, listener)
 
 
 def progress_update(job: Job, progress: Any) -> None:

@@ -49,13 +49,21 @@ class JobRecord:
         self.finished: float | None = None
         self.result: ResultBody | None = None
         self.task: asyncio.Task[None] | None = None
-        self.done = asyncio.Event()
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Resolved when the job ends: a plain future costs less to await than an Event."""
         self._progress: Any = _NOTHING
         self._buffer_size = buffer_size
         self._chunks: deque[Any] = deque()
         self._reader_attached = False
         self.dropped = 0
-        self._changed = asyncio.Condition()
+        self._condition: asyncio.Condition | None = None
+
+    @property
+    def _changed(self) -> asyncio.Condition:
+        """Made on first use: most jobs (``/runsync``, ``/run``) never stream."""
+        if self._condition is None:
+            self._condition = asyncio.Condition()
+        return self._condition
 
     @property
     def final(self) -> bool:
@@ -105,12 +113,19 @@ class JobRecord:
             return self.status, taken
 
     async def finish(self, status: str, result: ResultBody | None) -> None:
-        async with self._changed:
-            self.status = status
-            self.result = result
-            self.finished = time.monotonic()
-            self._changed.notify_all()
-        self.done.set()
+        if self._condition is None:  # nobody streams: no one to wake
+            self._end(status, result)
+        else:
+            async with self._condition:
+                self._end(status, result)
+                self._condition.notify_all()
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def _end(self, status: str, result: ResultBody | None) -> None:
+        self.status = status
+        self.result = result
+        self.finished = time.monotonic()
 
     def status_body(self) -> dict[str, Any]:
         """The hosted API's status answer: id, status, timings, output or error."""

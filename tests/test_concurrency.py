@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -48,3 +49,40 @@ def test_exceptions_reach_the_caller_and_shutdown_refuses_work() -> None:
     executor.shutdown()
     with pytest.raises(RuntimeError, match="shutting down"):
         executor.submit(lambda: None)
+
+
+async def test_run_hands_back_every_result_and_error() -> None:
+    executor = ElasticExecutor()
+    barrier = threading.Barrier(8)
+
+    def value(n: int) -> int:
+        barrier.wait(10)  # eight finish together: their results share wake-ups
+        return n
+
+    assert await asyncio.gather(*(executor.run(value, n) for n in range(8))) == list(range(8))
+    assert await asyncio.gather(*(executor.run(abs, -n) for n in range(100))) == list(range(100))
+    with pytest.raises(ZeroDivisionError):
+        await executor.run(lambda: 1 / 0)
+    executor.shutdown()
+
+
+def test_a_result_finishing_after_its_loop_closed_is_dropped() -> None:
+    executor = ElasticExecutor(idle_timeout_s=0.05, name="late")
+    release = threading.Event()
+    started = threading.Event()
+
+    def blocking() -> str:
+        started.set()
+        release.wait(30)
+        return "late"
+
+    async def abandon() -> None:
+        waiting = asyncio.ensure_future(executor.run(blocking))
+        await asyncio.to_thread(started.wait, 10)
+        assert not waiting.done()
+
+    asyncio.run(abandon())  # cancels the waiting task and closes the loop
+    (thread,) = [t for t in threading.enumerate() if t.name.startswith("late")]
+    release.set()
+    thread.join(timeout=10)  # it hands "late" back, then retires
+    assert executor.threads == 0  # a thread killed by the hand-over would still count

@@ -8,10 +8,12 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from rpworker.concurrency import ElasticExecutor
 from rpworker.handler import HandlerKind, classify
 from rpworker.jobs import run_job
 
@@ -160,3 +162,36 @@ async def test_plain_function_returning_a_generator_is_streamed() -> None:
         yield 2
 
     assert await run_job(factory, JOB, aggregate=True) == {"output": [1, 2]}
+
+
+@dataclass
+class Scale:
+    """A callable object that is not hashable (a dataclass with eq)."""
+
+    factor: int
+
+    def __call__(self, job: dict[str, Any]) -> int:
+        return int(job["input"]["n"]) * self.factor
+
+
+async def test_unhashable_callable_objects_are_handlers() -> None:
+    assert await run_job(Scale(2), JOB) == {"output": 6}
+
+
+async def test_an_elastic_executor_runs_functions_and_generators_off_the_loop() -> None:
+    def where(job: dict[str, Any]) -> bool:
+        return threading.get_ident() != loop_thread
+
+    def threads(job: dict[str, Any]) -> Iterator[bool]:
+        yield threading.get_ident() != loop_thread
+
+    def boom(job: dict[str, Any]) -> None:
+        raise ValueError("nope")
+
+    loop_thread = threading.get_ident()
+    executor = ElasticExecutor()
+    assert await run_job(where, JOB, executor=executor) == {"output": True}
+    assert await run_job(threads, JOB, aggregate=True, executor=executor) == {"output": [True]}
+    body = await run_job(boom, JOB, executor=executor)
+    assert json.loads(body["error"])["error_message"] == "nope"
+    executor.shutdown()
