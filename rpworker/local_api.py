@@ -9,6 +9,7 @@ Every route answers on ``/ROUTE`` and ``/v2/{endpoint_id}/ROUTE``, to GET and PO
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -113,7 +114,7 @@ async def on_run(request: web.Request) -> web.Response:
 async def on_runsync(request: web.Request) -> web.Response:
     wait_s = _wait_s(request)
     record = await _submit(request, prefix="sync-")
-    await asyncio.wait((record.done,), timeout=wait_s)
+    await _jobs(request).wait(record, wait_s)
     return web.json_response(record.status_body())
 
 
@@ -269,6 +270,10 @@ def run(config: Config, flags: Flags, gpu_facts: GpuFacts | None = None) -> int:
         gpu_facts=gpu_facts,
     )
     try:
+        # What is alive now (modules, the handler and its model) lives to the end:
+        # exempt it from full collections, which run ever more often as finished
+        # jobs pile up for /status and would rescan all of it each time.
+        gc.freeze()
         asyncio.run(_serve_until_signal(app, flags))
     except OSError as exc:
         where = f"{flags.api_host}:{flags.api_port}"

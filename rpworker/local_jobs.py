@@ -114,6 +114,11 @@ class Jobs:
         record.task = self._spawn(self._execute(record))
         return record
 
+    async def wait(self, record: JobRecord, timeout_s: float) -> None:
+        """Until ``record`` ends or ``timeout_s`` passes."""
+        if record.task is not None:
+            await asyncio.wait((record.task,), timeout=timeout_s)
+
     def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
         self._background.add(task)

@@ -42,6 +42,8 @@ class JobRecord:
     def __init__(self, job: Job, buffer_size: int, timeout_s: float | None = None) -> None:
         self.id: str = job["id"]
         self.job = job
+        url = job.get("webhook")
+        self.webhook = url if isinstance(url, str) and url else None
         self.timeout_s = timeout_s
         self.status = IN_QUEUE
         self.created = time.monotonic()
@@ -49,11 +51,10 @@ class JobRecord:
         self.finished: float | None = None
         self.result: ResultBody | None = None
         self.task: asyncio.Task[None] | None = None
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        """Resolved when the job ends: a plain future costs less to await than an Event."""
         self._progress: Any = _NOTHING
         self._buffer_size = buffer_size
-        self._chunks: deque[Any] = deque()
+        self._chunks: deque[Any] | None = None
+        """Made by the first chunk: most jobs never stream."""
         self._reader_attached = False
         self.dropped = 0
         self._condition: asyncio.Condition | None = None
@@ -69,11 +70,6 @@ class JobRecord:
     def final(self) -> bool:
         return self.status in FINAL
 
-    @property
-    def webhook(self) -> str | None:
-        url = self.job.get("webhook")
-        return url if isinstance(url, str) and url else None
-
     def begin(self) -> None:
         self.status = IN_PROGRESS
         self.started = time.monotonic()
@@ -84,13 +80,16 @@ class JobRecord:
 
     async def put_chunk(self, chunk: Any) -> None:
         async with self._changed:
-            if len(self._chunks) >= self._buffer_size:
+            chunks = self._chunks
+            if chunks is None:
+                chunks = self._chunks = deque()
+            if len(chunks) >= self._buffer_size:
                 if self._reader_attached:
-                    await self._changed.wait_for(lambda: len(self._chunks) < self._buffer_size)
+                    await self._changed.wait_for(lambda: len(chunks) < self._buffer_size)
                 else:
-                    self._chunks.popleft()
+                    chunks.popleft()
                     self.dropped += 1
-            self._chunks.append(chunk)
+            chunks.append(chunk)
             self._changed.notify_all()
 
     async def take_chunks(self, wait_s: float) -> tuple[str, list[Any]]:
@@ -107,8 +106,9 @@ class JobRecord:
                     await asyncio.wait_for(
                         self._changed.wait_for(lambda: bool(self._chunks) or self.final), wait_s
                     )
-            taken = list(self._chunks)
-            self._chunks.clear()
+            taken = list(self._chunks or ())
+            if self._chunks:
+                self._chunks.clear()
             self._changed.notify_all()
             return self.status, taken
 
@@ -119,13 +119,18 @@ class JobRecord:
             async with self._condition:
                 self._end(status, result)
                 self._condition.notify_all()
-        if not self.done.done():
-            self.done.set_result(None)
 
     def _end(self, status: str, result: ResultBody | None) -> None:
+        """Also drops what an ended job no longer needs: its input and its task.
+
+        Finished records stay for ``retention_s``; each object they keep is
+        one more for every full garbage collection to scan.
+        """
         self.status = status
         self.result = result
         self.finished = time.monotonic()
+        self.job = {"id": self.id}
+        self.task = None
 
     def status_body(self) -> dict[str, Any]:
         """The hosted API's status answer: id, status, timings, output or error."""
