@@ -115,9 +115,28 @@ class Jobs:
         return record
 
     async def wait(self, record: JobRecord, timeout_s: float) -> None:
-        """Until ``record`` ends or ``timeout_s`` passes."""
-        if record.task is not None:
-            await asyncio.wait((record.task,), timeout=timeout_s)
+        """Until ``record`` ends or ``timeout_s`` passes.
+
+        ``asyncio.wait`` does the same with more bookkeeping (sets, a
+        coroutine), on every ``/runsync``.
+        """
+        task = record.task
+        if task is None:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        timer = loop.call_later(timeout_s, wake)
+        task.add_done_callback(wake)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            task.remove_done_callback(wake)
 
     def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
@@ -131,7 +150,10 @@ class Jobs:
                 record.begin()
                 self.running += 1
                 try:
-                    body = await asyncio.wait_for(self._run(record), record.timeout_s)
+                    running = self._run(record)
+                    if record.timeout_s is not None:
+                        running = asyncio.wait_for(running, record.timeout_s)
+                    body = await running
                     status = FAILED if results.is_failure(body) else COMPLETED
                 except asyncio.TimeoutError:
                     body = results.failed(
