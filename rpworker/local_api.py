@@ -9,6 +9,7 @@ Every route answers on ``/ROUTE`` and ``/v2/{endpoint_id}/ROUTE``, to GET and PO
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import logging
@@ -29,6 +30,8 @@ from rpworker.types import Config, Handler
 log = logging.getLogger("rpworker")
 
 GpuFacts = Callable[[], "dict[str, Any] | None"]
+View = Callable[[web.Request], Awaitable[web.Response]]
+METHODS = ("GET", "POST")
 MAX_BODY_BYTES = 20 * 1024 * 1024
 MAX_WAIT_MS = 300_000
 
@@ -158,7 +161,7 @@ async def on_purge_queue(request: web.Request) -> web.Response:
     return web.json_response({"removed": removed, "status": "completed"})
 
 
-ROUTES: dict[str, Callable[[web.Request], Awaitable[web.Response]]] = {
+ROUTES: dict[str, View] = {
     "/run": on_run,
     "/runsync": on_runsync,
     "/status/{job_id}": on_status,
@@ -169,29 +172,43 @@ ROUTES: dict[str, Callable[[web.Request], Awaitable[web.Response]]] = {
 }
 
 
-@web.middleware
-async def json_errors(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Every refusal is ``{"error": message}`` with a 4xx; never an HTML page."""
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        return web.json_response({"error": exc.message}, status=exc.status)
-    except web.HTTPNotFound:
-        routes = ", ".join(ROUTES)
-        message = f"no route {request.path}; routes: {routes} (also under /v2/ENDPOINT_ID)"
-        return web.json_response({"error": message}, status=404)
-    except web.HTTPRequestEntityTooLarge:
-        message = f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MB"
-        return web.json_response({"error": message}, status=413)
-    except web.HTTPException as exc:
-        return web.json_response(
-            {"error": f"{exc.reason}: {request.method} {request.path}"}, status=exc.status
-        )
-    except Exception as exc:
-        log.exception("bug answering %s %s", request.method, request.path)
-        return web.json_response({"error": f"internal error (a bug): {exc!r}"}, status=500)
+def _json_errors(view: View) -> View:
+    """Every refusal is ``{"error": message}`` with a 4xx; never an HTML page.
+
+    A wrapper of each view, not a middleware: with any middleware at all,
+    aiohttp runs every request through two more layers (one of them a
+    generator context manager), a cost /runsync feels. A catch-all route
+    sends what no route takes through here too.
+    """
+
+    @functools.wraps(view)
+    async def answer(request: web.Request) -> web.Response:
+        try:
+            if request.method not in METHODS:
+                raise web.HTTPMethodNotAllowed(request.method, METHODS)
+            return await view(request)
+        except ApiError as exc:
+            return web.json_response({"error": exc.message}, status=exc.status)
+        except web.HTTPNotFound:
+            routes = ", ".join(ROUTES)
+            message = f"no route {request.path}; routes: {routes} (also under /v2/ENDPOINT_ID)"
+            return web.json_response({"error": message}, status=404)
+        except web.HTTPRequestEntityTooLarge:
+            message = f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MB"
+            return web.json_response({"error": message}, status=413)
+        except web.HTTPException as exc:
+            return web.json_response(
+                {"error": f"{exc.reason}: {request.method} {request.path}"}, status=exc.status
+            )
+        except Exception as exc:
+            log.exception("bug answering %s %s", request.method, request.path)
+            return web.json_response({"error": f"internal error (a bug): {exc!r}"}, status=500)
+
+    return answer
+
+
+async def _no_route(request: web.Request) -> web.Response:
+    raise web.HTTPNotFound()
 
 
 def create_app(
@@ -202,7 +219,7 @@ def create_app(
     gpu_facts: GpuFacts | None = None,
 ) -> web.Application:
     """The local API app; ``gpu_facts`` feeds the ``gpu`` key of ``/health``."""
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[GPU_FACTS] = gpu_facts
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -214,8 +231,8 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     for path, view in ROUTES.items():
         for prefix in ("", "/v2/{endpoint_id}"):
-            app.router.add_get(prefix + path, view, allow_head=False)
-            app.router.add_post(prefix + path, view)
+            app.router.add_route("*", prefix + path, _json_errors(view))
+    app.router.add_route("*", "/{path:.*}", _json_errors(_no_route))
     return app
 
 
