@@ -59,7 +59,7 @@ def test_every_problem_is_reported_naming_its_row(tmp_path: Path) -> None:
     with pytest.raises(MatrixError) as caught:
         load_matrix(_matrix_file(tmp_path, rows))
     text = caught.value.format_message()
-    assert "row 'old-torch': cuda 12.8: torch 2.1.2 has no wheel for CUDA 12.x" in text
+    assert "row 'old-torch': cuda 12.8: torch 2.1.2 has no wheel for CUDA 12.8 (cu128)" in text
     assert "row 'float': cuda must be a quoted string" in text
     assert "row 'extra': unknown key(s) ['colour']" in text
     assert "row 'cu121': the name is used twice" in text
