@@ -168,6 +168,8 @@ class Output:
 
 _BUILD_STEP = re.compile(r"^#(\d+) (\[[^\]]*\d+/\d+\] .*|exporting to image)$")
 _BUILD_END = re.compile(r"^#(\d+) (DONE [\d.]+s|CACHED|ERROR: .*)$")
+_STATES = {"DONE": "done", "CACHED": "cached", "ERROR:": "failed:"}
+"""BuildKit's end-of-step keywords; only these are reworded, never the step's own message."""
 _PUSH_FINISHED = ("Pushed", "Layer already exists", "Mounted from")
 
 
@@ -196,7 +198,8 @@ class BuildSteps:
             self.titles[step.group(1)] = step.group(2)
             self.out.progress(step.group(2), "running")
         elif (end := _BUILD_END.match(line)) and end.group(1) in self.titles:
-            state = end.group(2).lower().replace("error: ", "failed: ")
+            keyword, _, rest = end.group(2).partition(" ")
+            state = " ".join(filter(None, (_STATES[keyword], rest)))
             self.out.done(self.titles.pop(end.group(1)), state)
         elif not line.startswith("#"):
             self.out.info(line)

@@ -160,8 +160,8 @@ rpbuild: building the app image w:1 (buildx)
 #5 [2/3] RUN echo hello && sleep 1
 #5 0.551 hello
 #5 DONE 1.6s
-#6 [3/3] RUN false
-#6 ERROR: process "/bin/sh -c false" did not complete successfully: exit code: 1
+#6 [3/3] RUN PIP_CERT=x false
+#6 ERROR: process "/bin/sh -c PIP_CERT=x false" did not complete successfully: exit code: 1
 #7 exporting to image
 #7 DONE 0.1s
 """.splitlines()
@@ -178,9 +178,9 @@ def test_build_steps_are_one_line_per_step() -> None:
         "[stage-0 1/4] FROM docker.io/local/debian:bookworm: cached",
         "[2/3] RUN echo hello && sleep 1: running",
         "[2/3] RUN echo hello && sleep 1: done 1.6s",
-        "[3/3] RUN false: running",
-        '[3/3] RUN false: failed: process "/bin/sh -c false" did not complete successfully: '
-        "exit code: 1",
+        "[3/3] RUN PIP_CERT=x false: running",
+        '[3/3] RUN PIP_CERT=x false: failed: process "/bin/sh -c PIP_CERT=x false" did not '
+        "complete successfully: exit code: 1",
         "exporting to image: running",
         "exporting to image: done 0.1s",
     ]
