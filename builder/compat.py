@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from builder.errors import DataError, IncompatibleChoiceError
-from builder.spec import BaseSpec, CudaRelease, ImageOptions, TorchWheel
+from builder.spec import BaseSpec, CudaRelease, ImageOptions, TorchWheel, index_cuda
 
 CUDA_IMAGE = "nvidia/cuda"
 DEFAULT_FLAVOR = "runtime"
@@ -207,10 +207,6 @@ def _resolve_flavor(cuda: CudaRelease, wanted: str | None) -> str:
     return flavor
 
 
-def _torch_index(cuda: CudaRelease) -> str:
-    return "cu" + cuda.major_minor.replace(".", "")
-
-
 def _resolve_torch(data: CompatData, cuda: CudaRelease, wanted: str | None) -> TorchWheel | None:
     if wanted is None or wanted == "none":
         return None
@@ -223,7 +219,7 @@ def _resolve_torch(data: CompatData, cuda: CudaRelease, wanted: str | None) -> T
             _flag("--torch", _nearest(wanted, [t.version for t in data.torch])),
         )
     release = matches[-1]
-    index = _torch_index(cuda)
+    index = cuda.torch_index
     if index not in release.indexes:
         raise _torch_cuda_error(data, release, cuda, index)
     return TorchWheel(release.version, index, data.torch_index_url.format(index=index))
@@ -233,7 +229,7 @@ def _torch_cuda_error(
     data: CompatData, release: TorchRelease, cuda: CudaRelease, index: str
 ) -> IncompatibleChoiceError:
     major = cuda.major_minor.split(".")[0]
-    same_major = [i for i in release.indexes if TorchWheel("", i, "").cuda.split(".")[0] == major]
+    same_major = [i for i in release.indexes if index_cuda(i).split(".")[0] == major]
     has = f"; its CUDA {major} wheels are {', '.join(same_major)}" if same_major else ""
     reason = f"torch {release.version} has no wheel for CUDA {cuda.major_minor} ({index}){has}"
     choices = []
@@ -242,7 +238,7 @@ def _torch_cuda_error(
         later = [v for v in with_index if version_key(v) > version_key(release.version)]
         pick = later[0] if later else with_index[-1]
         choices.append(f"--torch {pick} or newer" if later else f"--torch {pick}")
-    cudas = [c.major_minor for c in data.cuda if _torch_index(c) in release.indexes]
+    cudas = [c.major_minor for c in data.cuda if c.torch_index in release.indexes]
     choices += _flag("--cuda", _nearest(cuda.major_minor, sorted(set(cudas), key=version_key), 1))
     return IncompatibleChoiceError("--cuda", cuda.major_minor, reason, choices)
 

@@ -69,6 +69,11 @@ class CudaRelease:
     def major_minor(self) -> str:
         return ".".join(self.version.split(".")[:2])
 
+    @property
+    def torch_index(self) -> str:
+        """The torch wheel index built for this release: ``12.1.1`` -> ``cu121``."""
+        return "cu" + self.major_minor.replace(".", "")
+
 
 @dataclass(frozen=True)
 class TorchWheel:
@@ -84,8 +89,13 @@ class TorchWheel:
 
     @property
     def cuda(self) -> str:
-        digits = self.index.removeprefix("cu")
-        return f"{digits[:-1]}.{digits[-1]}"
+        return index_cuda(self.index)
+
+
+def index_cuda(index: str) -> str:
+    """The CUDA major.minor a torch wheel index is built for: ``cu121`` -> ``12.1``."""
+    digits = index.removeprefix("cu")
+    return f"{digits[:-1]}.{digits[-1]}"
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ def _rows() -> list[ImageOptions]:
     data = compat.load()
     rows = []
     for cuda in data.cuda:
-        index = "cu" + cuda.major_minor.replace(".", "")
-        torch = next((t.version for t in reversed(data.torch) if index in t.indexes), None)
+        torch = next(
+            (t.version for t in reversed(data.torch) if cuda.torch_index in t.indexes), None
+        )
         for ubuntu in cuda.ubuntu:
             rows.append(ImageOptions(cuda=cuda.version, ubuntu=ubuntu, torch=torch))
     return rows
