@@ -72,12 +72,16 @@ def _run(argv: Sequence[str], timeout: float = 120) -> subprocess.CompletedProce
 
 
 def _clients(candidates: Sequence[str]) -> list[str]:
-    found: list[str] = []
+    """The distinct docker clients among ``candidates``, in order; none is an error."""
+    found: dict[str, str] = {}
     for candidate in candidates:
-        path = shutil.which(candidate)
-        if path and os.path.realpath(path) not in {os.path.realpath(f) for f in found}:
-            found.append(path)
-    return found
+        if path := shutil.which(candidate):
+            found.setdefault(os.path.realpath(path), path)
+    if not found:
+        raise DockerUnavailableError(
+            "no docker client found on PATH; install Docker (Debian/Ubuntu: docker.io)"
+        )
+    return list(found.values())
 
 
 def _client_major(client: str) -> int:
@@ -89,10 +93,6 @@ def _client_major(client: str) -> int:
 def find_builder(candidates: Sequence[str] = CLIENT_CANDIDATES) -> Builder:
     """The first client with buildx, else one whose built-in BuildKit still works."""
     clients = _clients(candidates)
-    if not clients:
-        raise DockerUnavailableError(
-            "no docker client found on PATH; install Docker (Debian/Ubuntu: docker.io)"
-        )
     for client in clients:
         if _run([client, "buildx", "version"]).returncode == 0:
             return Builder(client, (client, "buildx", "build", "--load"))
@@ -211,12 +211,7 @@ def run_python(
 
 def client() -> str:
     """The docker client for everything but builds (any version runs containers)."""
-    clients = _clients(CLIENT_CANDIDATES)
-    if not clients:
-        raise DockerUnavailableError(
-            "no docker client found on PATH; install Docker (Debian/Ubuntu: docker.io)"
-        )
-    return clients[0]
+    return _clients(CLIENT_CANDIDATES)[0]
 
 
 _ENGINE_FAILED = 125
