@@ -344,8 +344,11 @@ def render(report: Report) -> str:
             for row in rows
         ]
     for finding in report.findings:
-        where = "" if finding.device is None else f"GPU {finding.device}: "
-        lines += ["", f"problem ({finding.code}): {where}{finding.reason}", f"  fix: {finding.fix}"]
+        lines += [
+            "",
+            f"problem ({finding.code}): {finding.where}{finding.reason}",
+            f"  fix: {finding.fix}",
+        ]
     return "\n".join(lines)
 
 

@@ -27,9 +27,13 @@ class Finding:
     fix: str
     device: int | None = None
 
+    @property
+    def where(self) -> str:
+        """``"GPU <index>: "`` before a device's problem; nothing before the host's."""
+        return "" if self.device is None else f"GPU {self.device}: "
+
     def text(self) -> str:
-        where = "" if self.device is None else f"GPU {self.device}: "
-        return f"{where}{self.reason}; fix: {self.fix}"
+        return f"{self.where}{self.reason}; fix: {self.fix}"
 
 
 @dataclass(frozen=True)
