@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-from builder import __version__, docker, labels
+from builder import docker, labels
 from builder.errors import VerifyError
 from builder.spec import BaseSpec
 
@@ -51,28 +51,32 @@ class VerifyResult:
 
 
 def compare(spec: BaseSpec, found: dict[str, str | None], info: docker.ImageInfo) -> VerifyResult:
-    """Pure: the checks for an image's probe report and its inspected config."""
-    torch = spec.torch
+    """Pure: the checks for an image's probe report and its inspected config.
+
+    The installed software and the labels are both held to the spec's claims.
+    """
+    claimed = labels.claims(spec)
+
+    def claim(axis: str) -> str:
+        return claimed[labels.PREFIX + axis]
+
     cuda_found = found.get("cuda")
     if cuda_found is None and spec.custom_base:
         cuda_found = SKIPPED  # a custom base may carry no toolkit files; nothing to compare
     checks = [
-        Check("python", spec.python, found.get("python") or "none"),
-        Check("torch", torch.local_version if torch else "none", found.get("torch") or "none"),
-        Check(
-            "torch.version.cuda", torch.cuda if torch else "none", found.get("torch-cuda") or "none"
-        ),
-        Check("cuda toolkit", spec.cuda.version, cuda_found or "none"),
-        Check("runtime", __version__, found.get("runtime") or "none"),
+        Check("python", claim("python"), found.get("python") or "none"),
+        Check("torch", claim("torch"), found.get("torch") or "none"),
+        Check("torch.version.cuda", claim("torch-cuda"), found.get("torch-cuda") or "none"),
+        Check("cuda toolkit", claim("cuda"), cuda_found or "none"),
+        Check("runtime", claim("runtime-version"), found.get("runtime") or "none"),
         Check(
             "env RPBUILD_CUDA_VERSION",
-            spec.cuda.version,
+            claim("cuda"),
             info.env.get("RPBUILD_CUDA_VERSION", "none"),
         ),
     ]
     checks += [
-        Check(f"label {key}", value, info.labels.get(key, "none"))
-        for key, value in labels.claims(spec).items()
+        Check(f"label {key}", value, info.labels.get(key, "none")) for key, value in claimed.items()
     ]
     return VerifyResult(info.id, tuple(checks))
 
