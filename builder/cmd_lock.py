@@ -11,16 +11,10 @@ from builder import compat
 from builder.cmd_image import BASE_CHOICES, image
 from builder.cmd_matrix import matrix_file_option
 from builder.cmd_publish import json_option, login_options
-from builder.lock import (
-    LOCK_FILE,
-    DigestLookup,
-    LockFile,
-    lock_bases,
-    read_lock,
-    write_lock,
-)
+from builder.lock import LOCK_FILE, LockFile, lock_bases, read_lock, write_lock
 from builder.matrix import load_matrix
 from builder.publish import PublishOptions
+from builder.registry import DigestLookup
 from builder.spec import ImageOptions
 
 

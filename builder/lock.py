@@ -12,18 +12,16 @@ Format of `rpbuild.lock` (JSON, sorted, meant to be committed):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.credentials import Credentials, resolve_credentials
 from builder.errors import RpbuildError
-from builder.reference import ImageRef, parse_ref
-from builder.registry import RegistryClient, RegistryError
+from builder.reference import parse_ref
+from builder.registry import DigestLookup, RegistryError
 
 LOCK_FILE = "rpbuild.lock"
 FORMAT_VERSION = 1
-Credentialer = Callable[[str], Credentials | None]
 
 
 class LockFileError(RpbuildError):
@@ -69,21 +67,6 @@ def read_lock(path: Path) -> LockFile | None:
 
 def write_lock(path: Path, lock: LockFile) -> None:
     path.write_text(lock.to_text())
-
-
-class DigestLookup:
-    """Current digests of tags, one registry client per registry host."""
-
-    def __init__(self, credentials: Credentialer = resolve_credentials) -> None:
-        self._credentials = credentials
-        self._clients: dict[str, RegistryClient] = {}
-
-    def __call__(self, ref: ImageRef) -> str:
-        if ref.registry not in self._clients:
-            self._clients[ref.registry] = RegistryClient(
-                ref.registry, self._credentials(ref.registry)
-            )
-        return self._clients[ref.registry].manifest_digest(ref)
 
 
 def lock_bases(

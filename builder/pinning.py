@@ -11,8 +11,9 @@ import click
 
 from builder import compat
 from builder.cmd_publish import F
-from builder.lock import LOCK_FILE, DigestLookup, check_base, read_lock
+from builder.lock import LOCK_FILE, check_base, read_lock
 from builder.publish import PublishOptions
+from builder.registry import DigestLookup
 from builder.spec import ImageOptions
 
 

@@ -16,7 +16,7 @@ import docker.errors
 from builder.credentials import Credentials, resolve_credentials
 from builder.push import LocalImageMissingError, PushedTag, StreamLine, engine, push_tag
 from builder.reference import ImageRef
-from builder.registry import RegistryClient, RegistryError
+from builder.registry import DigestLookup, RegistryError
 
 
 class DigestMismatchError(RegistryError):
@@ -74,12 +74,9 @@ def _local_image(client: docker.DockerClient, refs: Sequence[ImageRef]) -> Any:
 
 def verify_pushed(pushed: Sequence[PushedTag], options: PublishOptions) -> None:
     """HEAD every tag's manifest; the registry must name the digest the engine pushed."""
-    clients: dict[str, RegistryClient] = {}
+    lookup = DigestLookup(options.credentials)
     for tag in pushed:
-        registry = tag.ref.registry
-        if registry not in clients:
-            clients[registry] = RegistryClient(registry, options.credentials(registry))
-        served = clients[registry].manifest_digest(tag.ref)
+        served = lookup(tag.ref)
         if served != tag.digest:
             raise DigestMismatchError(
                 f"{tag.ref} serves {served} but the push produced {tag.digest}: another push "

@@ -15,10 +15,11 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from email.message import Message
 from typing import cast
 
-from builder.credentials import Credentials
+from builder.credentials import Credentials, resolve_credentials
 from builder.errors import RpbuildError
 from builder.reference import ImageRef
 from builder.retry import TransientError, with_retries
@@ -226,3 +227,20 @@ class RegistryClient:
             f"{self.registry} has no {ref.reference!r} in {ref.repository} (tags: {known}): "
             "check the tag, or push it first"
         )
+
+
+class DigestLookup:
+    """Current digests of tags, one registry client (and its tokens) per registry host."""
+
+    def __init__(
+        self, credentials: Callable[[str], Credentials | None] = resolve_credentials
+    ) -> None:
+        self._credentials = credentials
+        self._clients: dict[str, RegistryClient] = {}
+
+    def __call__(self, ref: ImageRef) -> str:
+        if ref.registry not in self._clients:
+            self._clients[ref.registry] = RegistryClient(
+                ref.registry, self._credentials(ref.registry)
+            )
+        return self._clients[ref.registry].manifest_digest(ref)
