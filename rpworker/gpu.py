@@ -312,9 +312,12 @@ def check_at_startup(environ: Mapping[str, str], *, production: bool) -> Startup
         )
         fallback = Mode.STRICT if production else Mode.WARN
         outcome = StartupCheck(fallback, Report(None, None, None, (finding,)))
-    level = logging.ERROR if outcome.failed else logging.INFO
-    if outcome.report is not None and not outcome.report.healthy and not outcome.failed:
+    if outcome.failed:
+        level = logging.ERROR
+    elif outcome.report is not None and not outcome.report.healthy:
         level = logging.WARNING
+    else:
+        level = logging.INFO
     log.log(level, "%s", json.dumps({"event": "gpu_check", **outcome.health()}))
     return outcome
 
