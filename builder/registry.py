@@ -70,6 +70,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _basic(credentials: Credentials) -> str:
+    pair = f"{credentials.username}:{credentials.password}"
+    return "Basic " + base64.b64encode(pair.encode()).decode()
+
+
 class RegistryClient:
     """One registry; tokens are cached per scope for the client's lifetime."""
 
@@ -161,8 +166,7 @@ class RegistryClient:
                 raise RegistryAuthError(
                     f"{self.registry} requires a login: {login_hint(self.registry)}"
                 )
-            pair = f"{self.credentials.username}:{self.credentials.password}"
-            auth = "Basic " + base64.b64encode(pair.encode()).decode()
+            auth = _basic(self.credentials)
         elif scheme.lower() == "bearer" and "realm" in params:
             auth = "Bearer " + self._token(params, scope)
         else:
@@ -175,8 +179,7 @@ class RegistryClient:
         url = f"{params['realm']}?{urllib.parse.urlencode(query)}"
         request = urllib.request.Request(url)
         if self.credentials is not None:
-            pair = f"{self.credentials.username}:{self.credentials.password}"
-            request.add_header("Authorization", "Basic " + base64.b64encode(pair.encode()).decode())
+            request.add_header("Authorization", _basic(self.credentials))
         try:
             with self._open(request) as answer:
                 body = json.loads(answer.read())
