@@ -90,26 +90,22 @@ async def _iterate_off_loop(
         gen.close()
 
 
-async def _as_stream(value: Any, executor: Executor | None) -> AsyncGenerator[Any, None]:
+def _as_stream(value: Any, executor: Executor | None) -> AsyncGenerator[Any, Any] | None:
+    """The chunks of a streamed return value, or None when it is a single value.
+
+    An async generator is handed over as it is, so closing the stream closes it.
+    """
     if inspect.isasyncgen(value):
-        try:
-            async for item in value:
-                yield item
-        finally:
-            await value.aclose()
-    elif inspect.isgenerator(value):
-        async for item in _iterate_off_loop(value, executor):
-            yield item
-
-
-def _is_stream(value: Any) -> bool:
-    return inspect.isasyncgen(value) or inspect.isgenerator(value)
+        return value
+    if inspect.isgenerator(value):
+        return _iterate_off_loop(value, executor)
+    return None
 
 
 class CallOutcome:
     """What calling a handler produced: a single value or a stream of chunks."""
 
-    def __init__(self, value: Any = None, stream: AsyncGenerator[Any, None] | None = None) -> None:
+    def __init__(self, value: Any = None, stream: AsyncGenerator[Any, Any] | None = None) -> None:
         self.value = value
         self.stream = stream
 
@@ -127,6 +123,7 @@ async def call(handler: Handler, job: Job, executor: Executor | None = None) -> 
         value = handler(job)
     while inspect.isawaitable(value):
         value = await value
-    if _is_stream(value):
-        return CallOutcome(stream=_as_stream(value, executor))
+    stream = _as_stream(value, executor)
+    if stream is not None:
+        return CallOutcome(stream=stream)
     return CallOutcome(value=value)

@@ -128,6 +128,28 @@ async def test_yielded_error_is_streamed_and_fails_with_its_fields() -> None:
     assert body == {"error": "model crashed", "output": {"code": 7}}
 
 
+async def test_a_stream_ended_by_an_error_is_closed_before_the_result() -> None:
+    closed: list[str] = []
+
+    def gen(job: dict[str, Any]) -> Iterator[Any]:
+        try:
+            yield {"error": "stop"}
+            yield "never"
+        finally:
+            closed.append("sync")
+
+    async def agen(job: dict[str, Any]) -> AsyncIterator[Any]:
+        try:
+            yield {"error": "stop"}
+            yield "never"
+        finally:
+            closed.append("async")
+
+    for handler in (gen, agen):
+        assert await run_job(handler, JOB) == {"error": "stop"}
+    assert closed == ["sync", "async"]
+
+
 async def test_sync_handler_runs_off_the_loop() -> None:
     loop_thread = threading.get_ident()
     seen: list[int] = []
