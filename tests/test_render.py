@@ -23,6 +23,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hello"
 
 ROWS: dict[str, dict[str, Any]] = {
     "base-cuda12.1": {"cuda": "12.1"},
+    "base-cuda12.1-packages": {"cuda": "12.1", "system_packages": ("ffmpeg", "libsndfile1")},
     "base-cuda12.8-torch2.7.1-py3.13-devel-ubuntu24.04-ca": {
         "cuda": "12.8",
         "torch": "2.7.1",
