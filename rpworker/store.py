@@ -56,7 +56,6 @@ class JobRecord:
         self._chunks: deque[Any] | None = None
         """Made by the first chunk: most jobs never stream."""
         self._reader_attached = False
-        self.dropped = 0
         self._condition: asyncio.Condition | None = None
 
     @property
@@ -88,7 +87,6 @@ class JobRecord:
                     await self._changed.wait_for(lambda: len(chunks) < self._buffer_size)
                 else:
                     chunks.popleft()
-                    self.dropped += 1
             chunks.append(chunk)
             self._changed.notify_all()
 
@@ -149,7 +147,7 @@ class JobRecord:
 class JobStore:
     """Every job the local API knows, with counters for ``/health``."""
 
-    def __init__(self, *, buffer_size: int = 1024, retention_s: float = 600.0) -> None:
+    def __init__(self, *, buffer_size: int, retention_s: float) -> None:
         self.buffer_size = buffer_size
         self.retention_s = retention_s
         self._records: dict[str, JobRecord] = {}
@@ -199,6 +197,3 @@ class JobStore:
     def records(self) -> list[JobRecord]:
         self.evict_expired()
         return list(self._records.values())
-
-    def __len__(self) -> int:
-        return len(self._records)
