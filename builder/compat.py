@@ -166,11 +166,16 @@ def _flag(option: str, values: list[str]) -> list[str]:
     return [f"{option} {value}" for value in values]
 
 
+def is_release_of(version: str, wanted: str) -> bool:
+    """Whether ``version`` answers a request for ``wanted``: ``12.1`` means any 12.1.x."""
+    return version == wanted or version.startswith(wanted + ".")
+
+
 def resolve_cuda(data: CompatData, wanted: str | None) -> CudaRelease:
     """``12.1`` means the newest 12.1.x in the data; ``12.1.1`` means exactly that."""
     if wanted is None:
         return data.cuda[-1]
-    matches = [c for c in data.cuda if c.version == wanted or c.version.startswith(wanted + ".")]
+    matches = [c for c in data.cuda if is_release_of(c.version, wanted)]
     if not matches:
         versions = sorted({c.major_minor for c in data.cuda}, key=version_key)
         raise IncompatibleChoiceError(
@@ -210,7 +215,7 @@ def _resolve_flavor(cuda: CudaRelease, wanted: str | None) -> str:
 def _resolve_torch(data: CompatData, cuda: CudaRelease, wanted: str | None) -> TorchWheel | None:
     if wanted is None or wanted == "none":
         return None
-    matches = [t for t in data.torch if t.version == wanted or t.version.startswith(wanted + ".")]
+    matches = [t for t in data.torch if is_release_of(t.version, wanted)]
     if not matches:
         raise IncompatibleChoiceError(
             "--torch",

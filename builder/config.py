@@ -215,8 +215,12 @@ def validate(raw: Mapping[str, Any], known_cuda: Sequence[str] = ()) -> list[Con
     elif gpu:
         issues += _check_section(gpu, GPU_FIELDS, "gpu.")
     cuda = raw.get("cuda")
-    known = any(release == cuda or release.startswith(f"{cuda}.") for release in known_cuda)
-    if known_cuda and isinstance(cuda, str) and _VERSION.match(cuda) and not known:
+    if (
+        known_cuda
+        and isinstance(cuda, str)
+        and _VERSION.match(cuda)
+        and not any(compat.is_release_of(release, cuda) for release in known_cuda)
+    ):
         issues.append(ConfigIssue("cuda", cuda, "unknown CUDA release", ", ".join(known_cuda)))
     return issues
 

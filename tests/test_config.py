@@ -134,6 +134,9 @@ def test_bad_cuda_lists_the_known_releases(tmp_path: Path) -> None:
     )
     assert config.load(write(tmp_path, 'cuda: "12.1"\n'), ("12.1.1",)) is not None
     assert config.load(write(tmp_path, 'cuda: "12.1.1"\n'), ("12.1.1",)) is not None
+    assert problems(tmp_path, 'cuda: "12.1"\n', known_cuda=("12.10.0",)).issues[0].key == "cuda"
+    [unquoted] = problems(tmp_path, "cuda: 12.1\n", known_cuda=("12.1.1",)).issues
+    assert "must be a quoted string" in unquoted.message
 
 
 def test_malformed_cuda_says_what_a_release_looks_like(tmp_path: Path) -> None:
