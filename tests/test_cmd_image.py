@@ -77,16 +77,18 @@ def test_an_impossible_combination_exits_2_before_any_build(tmp_path: Path) -> N
     assert "choose --torch 2.7.0 or newer, or --cuda 12.1" in result.output
 
 
-def test_malformed_flags_exit_2(tmp_path: Path) -> None:
-    for flags in (
-        ["--build-arg", "NOEQUALS"],
-        ["--secret", "src=only"],
-        ["--min-compute-capability", "eight"],
-        ["--flavor", "base"],
-        ["--min-gpus", "0"],
+def test_malformed_flags_exit_2_naming_the_flag_and_the_form(tmp_path: Path) -> None:
+    for flags, says in (
+        (["--build-arg", "NOEQUALS"], "must look like KEY=VALUE"),
+        (["--secret", "src=only"], "must look like id=NAME,src=FILE"),
+        (["--min-compute-capability", "eight"], "must look like 8.0"),
+        (["--flavor", "base"], "is not one of"),
+        (["--min-gpus", "0"], "is not in the range"),
     ):
         result = rpbuild("image", str(tmp_path), *flags, "--dry-run")
         assert result.exit_code == 2, (flags, result.output)
+        assert f"Invalid value for '{flags[0]}'" in result.output, result.output
+        assert says in result.output, result.output
 
 
 def test_a_missing_directory_is_an_input_error(tmp_path: Path) -> None:
