@@ -96,7 +96,6 @@ class Jobs:
         self.store = JobStore(
             buffer_size=settings.stream_buffer, retention_s=settings.job_retention_s
         )
-        self.running = 0
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._executor = ElasticExecutor(name=THREAD_PREFIX)
         self._background: set[asyncio.Task[None]] = set()
@@ -148,7 +147,6 @@ class Jobs:
         try:
             async with self._slots:
                 record.begin()
-                self.running += 1
                 try:
                     running = self._run(record)
                     if record.timeout_s is not None:
@@ -160,8 +158,6 @@ class Jobs:
                         f"job exceeded its executionTimeout ({record.timeout_s} s)"
                     )
                     status = TIMED_OUT
-                finally:
-                    self.running -= 1
         except asyncio.CancelledError:
             await self.store.finish(record, CANCELLED, None)
             return
@@ -230,16 +226,14 @@ class Jobs:
 
     def health(self) -> dict[str, Any]:
         records = self.store.records()
+        running = sum(r.status == IN_PROGRESS for r in records)
         return {
             "jobs": {
                 "completed": self.store.completed,
                 "failed": self.store.failed,
-                "inProgress": sum(r.status == IN_PROGRESS for r in records),
+                "inProgress": running,
                 "inQueue": sum(r.status == IN_QUEUE for r in records),
                 "retried": 0,
             },
-            "workers": {
-                "idle": self.settings.concurrency - self.running,
-                "running": self.running,
-            },
+            "workers": {"idle": self.settings.concurrency - running, "running": running},
         }
