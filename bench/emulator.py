@@ -135,12 +135,8 @@ class Emulator:
         app.router.add_get(v2 + "/ping/{worker}", self._ping)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
         return self.base_url
 
     async def close(self) -> None:
