@@ -267,15 +267,17 @@ def _resolve_python(
             )
         wanted = ubuntu.default_python if ubuntu.default_python in allowed else allowed[-1]
     if wanted not in allowed:
-        what = [f"torch {torch.version}"] if torch and wanted not in torch.python else []
         if wanted not in data.pythons:
-            what = ["the worker runtime (needs 3.10 or newer)"]
-        elif not what:
-            what = [f"Ubuntu {ubuntu.release} (distro or deadsnakes)"]
+            oldest = min(data.pythons, key=version_key)
+            what = f"the worker runtime (needs {oldest} or newer)"
+        elif torch and wanted not in torch.python:
+            what = f"torch {torch.version}"
+        else:
+            what = f"Ubuntu {ubuntu.release} (distro or deadsnakes)"
         raise IncompatibleChoiceError(
             "--python",
             wanted,
-            f"not available for {what[0]}",
+            f"not available for {what}",
             _flag("--python", _nearest(wanted, allowed)),
         )
     source = "distro" if custom_base or wanted == ubuntu.distro_python else "deadsnakes"

@@ -102,6 +102,12 @@ def test_a_python_older_than_the_runtime_needs_is_refused() -> None:
     assert "needs 3.10 or newer" in str(error)
 
 
+def test_a_python_neither_the_distro_nor_deadsnakes_has_names_the_ubuntu() -> None:
+    error = refusal(cuda="12.1", ubuntu="20.04", python="3.13")
+    assert "not available for Ubuntu 20.04 (distro or deadsnakes)" in str(error)
+    assert error.choices == ["--python 3.11", "--python 3.12"]
+
+
 def test_an_unknown_torch_release_is_refused() -> None:
     error = refusal(cuda="12.1", torch="1.13")
     assert error.option == "--torch"
