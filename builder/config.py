@@ -21,17 +21,13 @@ import yaml
 from click.core import ParameterSource
 
 from builder import compat
+from builder.reference import parse_ref
 from builder.spec import GpuRequirements, ImageOptions
 
 FILE_NAME = "rpbuild.yaml"
 
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _MAJOR_MINOR = re.compile(r"^\d+\.\d+$")
-_REPOSITORY_TEXT = (
-    r"(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
-)
-_REPOSITORY = re.compile(f"^{_REPOSITORY_TEXT}$")
-_IMAGE_REF = re.compile(f"^{_REPOSITORY_TEXT}(?::[\\w][\\w.-]{{0,127}})?$")
 _DEB_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[\w.+:~-]+)?$")
 _FLAVORS = ("runtime", "devel")
 
@@ -67,13 +63,26 @@ class ConfigError(click.ClickException):
 Check = Callable[[str, Any], "ConfigIssue | None"]
 
 
-def _string(pattern: re.Pattern[str], allowed: str, hint: str = "") -> Check:
+def _is_tagged_ref(text: str) -> bool:
+    """A reference `rpbuild push` accepts as a tag: reference.py's grammar, no digest."""
+    try:
+        return parse_ref(text).digest is None
+    except click.BadParameter:
+        return False
+
+
+def _is_repository(text: str) -> bool:
+    """A repository is a reference that still takes a tag."""
+    return _is_tagged_ref(f"{text}:latest")
+
+
+def _string(valid: Callable[[str], object], allowed: str, hint: str = "") -> Check:
     def check(key: str, value: Any) -> ConfigIssue | None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return ConfigIssue(
                 key, value, f'must be a quoted string, e.g. {key}: "{value}"{hint}', allowed
             )
-        if not isinstance(value, str) or not pattern.match(value):
+        if not isinstance(value, str) or not valid(value):
             return ConfigIssue(key, value, "invalid value", allowed)
         return None
 
@@ -135,20 +144,20 @@ def _text(key: str, value: Any) -> ConfigIssue | None:
 _PYTHON_HINT = " (unquoted, YAML reads 3.10 as the number 3.1)"
 
 FIELDS: dict[str, Check] = {
-    "cuda": _string(_VERSION, 'a CUDA release such as "12.1" or "12.4.1"'),
-    "python": _string(_MAJOR_MINOR, 'a Python version such as "3.11"', _PYTHON_HINT),
-    "torch": _string(_VERSION, 'a torch release such as "2.4.1", or null for none'),
-    "ubuntu": _string(_MAJOR_MINOR, 'an Ubuntu release such as "22.04"'),
+    "cuda": _string(_VERSION.match, 'a CUDA release such as "12.1" or "12.4.1"'),
+    "python": _string(_MAJOR_MINOR.match, 'a Python version such as "3.11"', _PYTHON_HINT),
+    "torch": _string(_VERSION.match, 'a torch release such as "2.4.1", or null for none'),
+    "ubuntu": _string(_MAJOR_MINOR.match, 'an Ubuntu release such as "22.04"'),
     "flavor": _choice(_FLAVORS),
-    "repository": _string(_REPOSITORY, "an image repository such as ghcr.io/you/worker"),
+    "repository": _string(_is_repository, "an image repository such as ghcr.io/you/worker"),
     "tags": _list_of(
-        _string(_IMAGE_REF, "image reference"),
+        _string(_is_tagged_ref, "image reference"),
         "a list of image references such as [ghcr.io/you/worker:v1]",
     ),
     "handler": _relative_file,
     "requirements": _relative_file,
     "system_packages": _list_of(
-        _string(_DEB_PACKAGE, "apt package"), "a list of apt package names such as [ffmpeg]"
+        _string(_DEB_PACKAGE.match, "apt package"), "a list of apt package names such as [ffmpeg]"
     ),
     "base_image": _text,
     "build_args": _mapping_of_scalars,
@@ -160,7 +169,7 @@ FIELDS: dict[str, Check] = {
 GPU_FIELDS: dict[str, Check] = {
     "min_gpus": _int(1),
     "min_gpu_memory": _int(1, " (MB of free memory per GPU)"),
-    "min_compute_capability": _string(_MAJOR_MINOR, 'a compute capability such as "8.0"'),
+    "min_compute_capability": _string(_MAJOR_MINOR.match, 'a compute capability such as "8.0"'),
 }
 
 

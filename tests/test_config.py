@@ -139,6 +139,18 @@ def test_bad_cuda_lists_the_known_releases(tmp_path: Path) -> None:
     assert "must be a quoted string" in unquoted.message
 
 
+def test_repository_and_tags_follow_the_reference_grammar_of_push(tmp_path: Path) -> None:
+    digest = "sha256:" + "0" * 64
+    error = problems(
+        tmp_path,
+        f"repository: ghcr.io/me/w:v1\ntags: [ghcr.io/Me/w, 'ghcr.io/me/w@{digest}', w:v1]\n",
+    )
+    assert [issue.key for issue in error.issues] == ["repository", "tags[0]"]
+    assert [i.key for i in problems(tmp_path, f"tags: ['w@{digest}']\n").issues] == ["tags[0]"]
+    loaded = config.load(write(tmp_path, "repository: localhost:5000/my--w\ntags: [my__w:v1]\n"))
+    assert loaded is not None and loaded.tags == ("my__w:v1",)
+
+
 def test_malformed_cuda_says_what_a_release_looks_like(tmp_path: Path) -> None:
     error = problems(tmp_path, 'cuda: "twelve"\n')
     assert 'allowed: a CUDA release such as "12.1"' in error.message
