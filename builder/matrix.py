@@ -154,9 +154,9 @@ def parse_filters(texts: Iterable[str]) -> dict[str, list[str]]:
 
 
 def _matches(row: MatrixRow, key: str, wanted: str) -> bool:
-    value = row.axis(key)
-    versioned = key in ("cuda", "torch", "python")
-    return value == wanted or (versioned and value.startswith(wanted + "."))
+    if key in ("cuda", "torch", "python"):
+        return compat.is_release_of(row.axis(key), wanted)
+    return row.axis(key) == wanted
 
 
 def select(matrix: Matrix, filters: dict[str, list[str]]) -> list[MatrixRow]:
