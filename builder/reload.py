@@ -96,7 +96,9 @@ class Supervisor:
             process = self._start()
             while True:
                 time.sleep(self.interval)
-                current = self._settled()
+                current = snapshot(self.directory)
+                if current != files:
+                    current = self._settled(current)
                 described = changes(files, current, self.directory)
                 if described:
                     files = current
@@ -113,9 +115,8 @@ class Supervisor:
         finally:
             signal.signal(signal.SIGTERM, previous)
 
-    def _settled(self) -> Snapshot:
+    def _settled(self, current: Snapshot) -> Snapshot:
         """A snapshot taken once saving has finished (editors write in several steps)."""
-        current = snapshot(self.directory)
         while True:
             time.sleep(self.interval / 3)
             again = snapshot(self.directory)
