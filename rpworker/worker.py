@@ -150,10 +150,10 @@ class Worker:
         self._rng = random.Random()
 
     async def run(self) -> int:
+        loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         self._changed = asyncio.Event()
-        self._abort: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        loop = asyncio.get_running_loop()
+        self._abort: asyncio.Future[None] = loop.create_future()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
         try:
