@@ -15,13 +15,13 @@ from typing import Any
 
 import click
 
-from builder import __version__, compat, docker, labels, render, runtime_wheel, tags, verify
+from builder import compat, docker, labels, render, runtime_wheel, tags, verify
 from builder.context import AppSource, app_context, base_context
 from builder.spec import BaseSpec, ImageOptions
 
 DEFAULT_HANDLER = "handler.py"
 DEFAULT_REQUIREMENTS = "requirements.txt"
-RUNTIME_WHEEL = f"rpbuild-{__version__}-py3-none-any.whl"
+RUNTIME_WHEEL = runtime_wheel.WHEEL_NAME
 
 
 @dataclass(frozen=True)

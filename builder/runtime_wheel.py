@@ -31,6 +31,8 @@ from builder import __version__
 from builder.errors import RuntimeWheelError
 
 DIST = "rpbuild"
+WHEEL_NAME = f"{DIST}-{__version__}-py3-none-any.whl"
+"""The runtime wheel's file name for this version, in a repacked wheel and in images."""
 _REPRODUCIBLE_EPOCH = "315532800"  # 1980-01-01, the earliest time a zip can hold
 _SOURCE_PARTS = ("pyproject.toml", "README.md", "builder", "rpworker", "templates", "images")
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
@@ -117,7 +119,7 @@ def _repack_installed(out: Path) -> Path:
             "rpbuild is installed without a file list; set RPBUILD_RUNTIME_WHEEL to a wheel"
         )
     info = next(str(f).split("/")[0] for f in files if str(f).endswith(".dist-info/METADATA"))
-    wheel = out / f"{DIST}-{__version__}-py3-none-any.whl"
+    wheel = out / WHEEL_NAME
     records = []
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
         for file in sorted(files, key=str):
