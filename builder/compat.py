@@ -212,7 +212,8 @@ def _resolve_flavor(cuda: CudaRelease, wanted: str | None) -> str:
     return flavor
 
 
-def _resolve_torch(data: CompatData, cuda: CudaRelease, wanted: str | None) -> TorchWheel | None:
+def _resolve_torch(data: CompatData, cuda: CudaRelease, wanted: str | None) -> TorchRelease | None:
+    """The torch release wanted, refused unless it has a wheel for ``cuda``."""
     if wanted is None or wanted == "none":
         return None
     matches = [t for t in data.torch if is_release_of(t.version, wanted)]
@@ -224,10 +225,9 @@ def _resolve_torch(data: CompatData, cuda: CudaRelease, wanted: str | None) -> T
             _flag("--torch", _nearest(wanted, [t.version for t in data.torch])),
         )
     release = matches[-1]
-    index = cuda.torch_index
-    if index not in release.indexes:
-        raise _torch_cuda_error(data, release, cuda, index)
-    return TorchWheel(release.version, index, data.torch_index_url.format(index=index))
+    if cuda.torch_index not in release.indexes:
+        raise _torch_cuda_error(data, release, cuda, cuda.torch_index)
+    return release
 
 
 def _torch_cuda_error(
@@ -292,9 +292,10 @@ def resolve(options: ImageOptions, data: CompatData | None = None) -> BaseSpec:
     ubuntu = next(u for u in data.ubuntu if u.release == ubuntu_name)
     flavor = _resolve_flavor(cuda, options.flavor)
     torch = _resolve_torch(data, cuda, options.torch)
-    torch_release = next((t for t in data.torch if torch and t.version == torch.version), None)
     custom_base = options.base_image is not None
-    python, source = _resolve_python(data, ubuntu, torch_release, options.python, custom_base)
+    python, source = _resolve_python(data, ubuntu, torch, options.python, custom_base)
+    index, url = cuda.torch_index, data.torch_index_url.format(index=cuda.torch_index)
+    wheel = TorchWheel(torch.version, index, url) if torch else None
     cuda_ref = f"{CUDA_IMAGE}:{cuda.version}-{cuda.cudnn_tag}-{flavor}-ubuntu{ubuntu_name}"
     return BaseSpec(
         cuda=cuda,
@@ -302,7 +303,7 @@ def resolve(options: ImageOptions, data: CompatData | None = None) -> BaseSpec:
         flavor=flavor,
         python=python,
         python_source=source,
-        torch=torch,
+        torch=wheel,
         from_ref=options.base_image or cuda_ref,
         custom_base=custom_base,
     )
