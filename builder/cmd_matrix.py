@@ -12,7 +12,14 @@ import click
 
 from builder import image as image_lib
 from builder.bake import write_bake
-from builder.cmd_publish import F, json_option, login_options, metadata_file_option, push_option
+from builder.cmd_publish import (
+    F,
+    json_option,
+    login_options,
+    metadata_file_option,
+    publish_built,
+    push_option,
+)
 from builder.lock import LOCK_FILE, read_lock
 from builder.matrix import (
     FILTER_KEYS,
@@ -26,8 +33,7 @@ from builder.matrix import (
     table,
 )
 from builder.pinning import lock_options, pinned_base
-from builder.publish import PublishOptions, publish, summary, write_metadata
-from builder.reference import parse_ref
+from builder.publish import PublishOptions, write_metadata
 
 matrix_file_option = click.option(
     "--matrix-file",
@@ -169,13 +175,8 @@ def build(
         )
         from_ref = pinned_base(options, lock_file or Path(LOCK_FILE), locked, publish_options)
         built = image_lib.build(options, sink, from_ref)
-        record: dict[str, Any] = {"name": row.name, **built.as_dict()}
-        if push:
-            published = publish([parse_ref(tag) for tag in tags], publish_options)
-            record["publish"] = published.to_json()
-            if not as_json:
-                click.echo(summary(published))
-        results.append(record)
+        published = publish_built(tags, push, None, publish_options, as_json)
+        results.append({"name": row.name, **built.as_dict(), **published})
     if metadata_file is not None:
         write_metadata(metadata_file, [record["publish"] for record in results])
     if as_json:
