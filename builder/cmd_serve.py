@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
 import click
 
 from builder import config, output
-from builder.reload import Supervisor
+from builder.reload import Supervisor, answers
 
 _LAUNCH = "import sys; from rpworker.launcher import main; sys.exit(main())"
 """The runtime's launcher with this interpreter, wherever its console script is installed."""
@@ -24,14 +23,6 @@ def worker_command(handler: str, host: str, port: int) -> list[str]:
 def _probe_host(host: str) -> str:
     """Where to connect to see whether a server bound to ``host`` is up."""
     return "127.0.0.1" if host in ("", "0.0.0.0") else host
-
-
-def _answers(address: tuple[str, int]) -> bool:
-    try:
-        with socket.create_connection(address, timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @click.command("serve")
@@ -58,7 +49,7 @@ def serve(directory: Path, host: str, port: int, handler: str | None) -> None:
             param_hint=["--handler"],
         )
     probe = (_probe_host(host), port)
-    if _answers(probe):
+    if answers(probe):
         # Else the readiness probe would take the other server for the worker.
         raise click.BadParameter(
             f"something already listens on {host}:{port}; stop it or choose another --port",

@@ -67,6 +67,15 @@ def changes(before: Snapshot, after: Snapshot, root: Path) -> list[str]:
     return described
 
 
+def answers(address: tuple[str, int]) -> bool:
+    """Whether a server accepts connections at ``address``."""
+    try:
+        with socket.create_connection(address, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 class _Stop(Exception):
     """SIGTERM to the supervisor: leave like Ctrl-C does."""
 
@@ -142,11 +151,9 @@ class Supervisor:
     def _wait_ready(self, process: subprocess.Popen[bytes], address: tuple[str, int]) -> bool:
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline and process.poll() is None:
-            try:
-                with socket.create_connection(address, timeout=1):
-                    return True
-            except OSError:
-                time.sleep(0.1)
+            if answers(address):
+                return True
+            time.sleep(0.1)
         return False
 
     def _stop(self, process: subprocess.Popen[bytes]) -> None:
