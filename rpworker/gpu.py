@@ -303,7 +303,7 @@ def check_at_startup(environ: Mapping[str, str], *, production: bool) -> Startup
         if chosen is Mode.OFF:
             outcome = StartupCheck(chosen, None, "RPWORKER_GPU_CHECK is off")
         elif image_cuda(environ) is None:
-            outcome = StartupCheck(chosen, None, "CPU image: no RPBUILD_CUDA_VERSION/CUDA_VERSION")
+            outcome = StartupCheck(chosen, None, f"CPU image: no {'/'.join(IMAGE_CUDA_VARIABLES)}")
         else:
             outcome = StartupCheck(chosen, run_check(environ))
     except SettingError as error:

@@ -345,7 +345,7 @@ def test_startup_skips_cpu_images_without_touching_nvml(caplog: pytest.LogCaptur
     assert not outcome.failed
     [line] = [json.loads(r.getMessage()) for r in caplog.records if "gpu_check" in r.getMessage()]
     assert line["event"] == "gpu_check"
-    assert "CPU image" in line["skipped"]
+    assert line["skipped"] == "CPU image: no RPBUILD_CUDA_VERSION/CUDA_VERSION"
 
 
 @pytest.mark.parametrize(("production", "mode"), [(True, "strict"), (False, "warn")])
