@@ -189,11 +189,12 @@ def build(
                 ),
                 sink,
             )
-            built = BuiltImage(
-                step.kind, step.tags, image_id, docker.inspect(builder, image_id).labels
-            )
+            info = docker.inspect(builder, image_id)
+            built = BuiltImage(step.kind, step.tags, image_id, info.labels)
             if options.verify:
                 sink(f"rpbuild: verifying {step.tags[0]}")
-                built.verify = verify.verify(builder, step.tags[0], the_plan.spec, options.platform)
+                built.verify = verify.verify(
+                    builder, step.tags[0], info, the_plan.spec, options.platform
+                )
             result.images.append(built)
     return result

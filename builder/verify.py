@@ -86,13 +86,17 @@ def probe_source() -> str:
 
 
 def verify(
-    builder: docker.Builder, ref: str, spec: BaseSpec, platform: str | None = None
+    builder: docker.Builder,
+    ref: str,
+    info: docker.ImageInfo,
+    spec: BaseSpec,
+    platform: str | None = None,
 ) -> VerifyResult:
-    """Run the probe in ``ref``; raise VerifyError with a diff when anything differs.
+    """Run the probe in ``ref`` (inspected as ``info``); raise VerifyError with a diff
+    when anything differs.
 
     An image for another ``platform`` runs only where the engine emulates it (binfmt).
     """
-    info = docker.inspect(builder, ref)
     done = docker.run_python(builder, ref, probe_source(), platform)
     if done.returncode != 0:
         raise VerifyError(ref, [f"- probe: `python` in the image failed: {done.stderr[-800:]}"])
