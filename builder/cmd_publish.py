@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from builder import output
-from builder.publish import PublishOptions, PublishResult, publish, summary, write_metadata
+from builder.publish import PublishOptions, publish, summary, write_metadata
 from builder.reference import parse_ref
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,16 +70,6 @@ json_option = click.option(
 )
 
 
-def report(result: PublishResult, metadata_file: Path | None, as_json: bool) -> None:
-    """Print the summary (or JSON) and write the metadata file when asked."""
-    if metadata_file is not None:
-        write_metadata(metadata_file, result.to_json())
-    if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
-    else:
-        click.echo(summary(result))
-
-
 push_option = click.option(
     "--push", is_flag=True, help="Push every tag of the result and verify it in the registry."
 )
@@ -117,5 +107,6 @@ def push(
     as_json: bool,
 ) -> None:
     """Push every REF (tags of one local image) and verify each against the registry."""
-    parsed = [parse_ref(ref) for ref in refs]
-    report(publish(parsed, publish_options), metadata_file, as_json)
+    published = publish_built(refs, True, metadata_file, publish_options, as_json)
+    if as_json:
+        click.echo(json.dumps(published["publish"], indent=2, sort_keys=True))
