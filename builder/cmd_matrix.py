@@ -13,7 +13,6 @@ import click
 from builder import image as image_lib
 from builder.bake import write_bake
 from builder.cmd_publish import (
-    F,
     json_option,
     login_options,
     metadata_file_option,
@@ -32,6 +31,7 @@ from builder.matrix import (
     select,
     table,
 )
+from builder.output import F
 from builder.pinning import lock_options, pinned_base
 from builder.publish import PublishOptions, write_metadata
 

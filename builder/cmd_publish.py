@@ -5,17 +5,16 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from builder import output
+from builder.output import F
 from builder.publish import PublishOptions, publish, summary, write_metadata
 from builder.reference import parse_ref
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def login_options(command: F) -> F:

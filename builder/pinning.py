@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from builder import compat
-from builder.cmd_publish import F
 from builder.lock import LOCK_FILE, check_base, read_lock
+from builder.output import F
 from builder.publish import PublishOptions
 from builder.registry import DigestLookup
 from builder.spec import ImageOptions
