@@ -121,10 +121,16 @@ def test_transient_5xx_is_retried_then_succeeds(fake_registry: Callable[[Handler
 def test_persistent_5xx_gives_up_with_a_typed_error(
     fake_registry: Callable[[Handler], str],
 ) -> None:
-    host = fake_registry(lambda request: _answer(request, 502))
-    client = RegistryClient(host, attempts=2, retry_delay=0)
+    calls: list[str] = []
+
+    def handle(request: http.server.BaseHTTPRequestHandler) -> None:
+        calls.append(request.command)
+        _answer(request, 502)
+
+    client = RegistryClient(fake_registry(handle), attempts=2, retry_delay=0)
     with pytest.raises(TransientRegistryError, match="502"):
-        client.manifest_digest(parse_ref(f"{host}/a:1"))
+        client.manifest_digest(parse_ref(f"{client.registry}/a:1"))
+    assert calls == ["HEAD", "HEAD"]
 
 
 def test_registry_down_is_unreachable(dead_registry_host: str) -> None:
