@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,13 @@ import click
 
 from builder import config, output
 from builder import image as image_lib
-from builder.cmd_publish import login_options, metadata_file_option, publish_built, push_option
+from builder.cmd_publish import (
+    login_options,
+    metadata_file_option,
+    publish_built,
+    push_option,
+    sign_option,
+)
 from builder.errors import RpbuildError
 from builder.pinning import lock_options, pinned_base
 from builder.publish import PublishOptions
@@ -65,6 +72,10 @@ _SAME_NAME = (
     "secrets",
     "ca_bundle",
     "platform",
+    "builder",
+    "context",
+    "cache_from",
+    "cache_to",
     "no_cache",
     "template",
     "verify",
@@ -83,11 +94,13 @@ def options_from_flags(params: dict[str, Any]) -> ImageOptions:
     )
 
 
-def _print_plan(plan: image_lib.Plan, as_json: bool) -> None:
+def _print_plan(options: ImageOptions, from_ref: str | None, as_json: bool) -> None:
+    _, plans = image_lib.platform_plans(options, from_ref)
+    steps = [step for _, plan in plans for step in plan.steps]
     if as_json:
-        click.echo(json.dumps({"dry_run": True, "images": [s.as_dict() for s in plan.steps]}))
+        click.echo(json.dumps({"dry_run": True, "images": [s.as_dict() for s in steps]}))
         return
-    for step in plan.steps:
+    for step in steps:
         click.echo(f"# {step.kind} image: {', '.join(step.tags)}")
         click.echo(step.dockerfile)
 
@@ -134,7 +147,26 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="BuildKit secret; id=pip_conf is used as pip's config for every pip install.",
 )
 @click.option("--ca-bundle", type=existing_file, help="Extra CA bundle apt and pip trust.")
-@click.option("--platform", help="Target platform, e.g. linux/amd64.")
+@click.option(
+    "--platform",
+    help="Target platform(s): linux/amd64, linux/arm64, or both comma-separated (one image "
+    "per platform, tagged TAG-ARCH; --push makes TAG their manifest list).",
+)
+@click.option("--builder", metavar="NAME", help="The buildx builder to build with.")
+@click.option("--context", metavar="NAME", help="The docker context (engine) to build on.")
+@click.option(
+    "--cache-from",
+    multiple=True,
+    metavar="SPEC",
+    help="BuildKit cache source, e.g. type=registry,ref=REPO:TAG (repeatable).",
+)
+@click.option(
+    "--cache-to",
+    multiple=True,
+    metavar="SPEC",
+    help="BuildKit cache export: type=inline with the docker driver; type=registry,... "
+    "with a docker-container or remote builder (repeatable).",
+)
 @click.option("--no-cache", is_flag=True, help="Build without the layer cache.")
 @click.option("--template", type=existing_file, help="A template extending ours.")
 @click.option("--min-gpus", type=click.IntRange(min=1), help="Refuse to start with fewer GPUs.")
@@ -154,6 +186,7 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--dry-run", is_flag=True, help="Print the plan and Dockerfiles; run no docker.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
 @push_option
+@sign_option
 @metadata_file_option
 @login_options
 @lock_options
@@ -161,6 +194,7 @@ def image(
     dry_run: bool,
     as_json: bool,
     push: bool,
+    sign: str | None,
     metadata_file: Path | None,
     publish_options: PublishOptions,
     lock_file: Path | None,
@@ -171,7 +205,7 @@ def image(
     options = config.with_project_defaults(options_from_flags(params))
     from_ref = pinned_base(options, lock_file, locked, publish_options, check=not dry_run)
     if dry_run:
-        _print_plan(image_lib.plan(options, from_ref), as_json)
+        _print_plan(options, from_ref, as_json)
         return
     sink = output.BuildSteps(output.for_command(as_json))
     try:
@@ -182,7 +216,9 @@ def image(
         raise
     if not as_json:
         _report(result)
-    final = result.images[-1].tags
-    published = publish_built(final, push, metadata_file, publish_options, as_json)
+    publish_options = replace(publish_options, context=options.context, sign=sign)
+    published = publish_built(
+        result.tags, push, metadata_file, publish_options, as_json, result.platforms
+    )
     if as_json:
         click.echo(json.dumps({"ok": True, **result.as_dict(), **published}))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import click
 
 from builder import output
 from builder.output import F
-from builder.publish import PublishOptions, publish, summary, write_metadata
+from builder.publish import PublishOptions, publish, publish_platforms, summary, write_metadata
 from builder.reference import parse_ref
 
 
@@ -72,6 +73,13 @@ json_option = click.option(
 push_option = click.option(
     "--push", is_flag=True, help="Push every tag of the result and verify it in the registry."
 )
+sign_option = click.option(
+    "--sign",
+    metavar="KEY",
+    help="Sign each pushed digest with cosign and attach its SBOM: a cosign key (a file, "
+    "env://VAR, a KMS URI; its password in COSIGN_PASSWORD), or `keyless` for the CI's "
+    "identity.",
+)
 
 
 def publish_built(
@@ -80,13 +88,23 @@ def publish_built(
     metadata_file: Path | None,
     options: PublishOptions,
     as_json: bool,
+    platforms: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """After a build: publish its tags when asked; the JSON to merge into the command's."""
+    """After a build: publish its tags when asked; the JSON to merge into the command's.
+
+    ``platforms`` (platform -> local tags) make the tags one manifest list of those images.
+    """
     if not push:
-        if metadata_file is not None:
-            raise click.UsageError("--metadata-file describes a push: add --push")
+        for name, value in (("--metadata-file", metadata_file), ("--sign", options.sign)):
+            if value is not None:
+                raise click.UsageError(f"{name} describes a push: add --push")
         return {}
-    result = publish([parse_ref(tag) for tag in tags], options)
+    refs = [parse_ref(tag) for tag in tags]
+    if platforms:
+        each = {name: [parse_ref(tag) for tag in local] for name, local in platforms.items()}
+        result = publish_platforms(refs, each, options)
+    else:
+        result = publish(refs, options)
     if metadata_file is not None:
         write_metadata(metadata_file, result.to_json())
     if not as_json:
@@ -98,14 +116,17 @@ def publish_built(
 @click.argument("refs", metavar="REF...", nargs=-1, required=True)
 @login_options
 @metadata_file_option
+@sign_option
 @json_option
 def push(
     refs: tuple[str, ...],
     publish_options: PublishOptions,
     metadata_file: Path | None,
+    sign: str | None,
     as_json: bool,
 ) -> None:
     """Push every REF (tags of one local image) and verify each against the registry."""
-    published = publish_built(refs, True, metadata_file, publish_options, as_json)
+    options = replace(publish_options, sign=sign)
+    published = publish_built(refs, True, metadata_file, options, as_json)
     if as_json:
         click.echo(json.dumps(published["publish"], indent=2, sort_keys=True))

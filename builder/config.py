@@ -163,6 +163,8 @@ FIELDS: dict[str, Check] = {
     "build_args": _mapping_of_scalars,
     "ca_bundle": _text,
     "platform": _text,
+    "builder": _text,
+    "context": _text,
 }
 """Top-level keys and their checks; ``null`` always means "use the default"."""
 
@@ -253,6 +255,8 @@ class ProjectConfig:
     build_args: Mapping[str, str] = field(default_factory=dict)
     ca_bundle: str | None = None
     platform: str | None = None
+    builder: str | None = None
+    context: str | None = None
     min_gpus: int | None = None
     min_gpu_memory: int | None = None
     min_compute_capability: str | None = None
@@ -291,7 +295,18 @@ def load(directory: Path, known_cuda: Sequence[str] = ()) -> ProjectConfig | Non
     return resolve(path, raw)
 
 
-_SAME_NAME = ("cuda", "python", "torch", "ubuntu", "flavor", "repository", "base_image", "platform")
+_SAME_NAME = (
+    "cuda",
+    "python",
+    "torch",
+    "ubuntu",
+    "flavor",
+    "repository",
+    "base_image",
+    "platform",
+    "builder",
+    "context",
+)
 _FILES = ("handler", "requirements", "ca_bundle")
 
 

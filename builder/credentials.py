@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 import subprocess
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,3 +127,35 @@ def _from_helper(helper: str, server: str, *, missing_ok: bool = False) -> Crede
         raise CredentialsError(f"{program} get {server} failed: {done.stdout or done.stderr}")
     answer = json.loads(done.stdout)
     return Credentials(answer["Username"], answer["Secret"])
+
+
+@contextlib.contextmanager
+def docker_config_env(logins: Mapping[str, Credentials | None]) -> Iterator[dict[str, str]]:
+    """The environment for tools that read only the docker config (buildx, cosign), with
+    ``logins`` (registry -> credentials) in a private copy of it.
+
+    Without logins it is the environment as it is. The copy keeps the contexts and the
+    CLI plugins of the real config directory.
+    """
+    given = {registry: found for registry, found in logins.items() if found is not None}
+    if not given:
+        yield dict(os.environ)
+        return
+    source = docker_config_path()
+    config = json.loads(source.read_text()) if source.is_file() else {}
+    auths = config.setdefault("auths", {})
+    helpers = config.get("credHelpers") or {}
+    for registry, found in given.items():
+        pair = f"{found.username}:{found.password}".encode()
+        auths[_config_keys(registry)[0]] = {"auth": base64.b64encode(pair).decode()}
+        for key in _config_keys(registry):
+            helpers.pop(key, None)
+    config.pop("credsStore", None)
+    with tempfile.TemporaryDirectory(prefix="rpbuild-docker-config-") as tmp:
+        path = Path(tmp) / "config.json"
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(config))
+        for shared in ("cli-plugins", "contexts"):
+            if (source.parent / shared).is_dir():
+                (Path(tmp) / shared).symlink_to(source.parent / shared)
+        yield {**os.environ, "DOCKER_CONFIG": tmp}

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,15 +36,26 @@ Sink = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Builder:
-    """How to build: the command prefix, extra env, and the client for other calls."""
+    """How to build: the command prefix, extra env, and the client for other calls.
+
+    ``engine_args`` (``--context NAME``) select the engine every call of this builder
+    talks to, so the build, the image inspection and the truth check's run all happen
+    on that engine, local or not.
+    """
 
     client: str
     build_argv: tuple[str, ...]
     env: tuple[tuple[str, str], ...] = ()
+    engine_args: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
         return "buildx" if "buildx" in self.build_argv else "classic BuildKit"
+
+    @property
+    def docker(self) -> list[str]:
+        """The client with the engine selected: prefix of every non-build call."""
+        return [self.client, *self.engine_args]
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,8 @@ class BuildRequest:
     secrets: tuple[str, ...] = ()
     platform: str | None = None
     no_cache: bool = False
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,15 +103,34 @@ def _client_major(client: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def find_builder(candidates: Sequence[str] = CLIENT_CANDIDATES) -> Builder:
-    """The first client with buildx, else one whose built-in BuildKit still works."""
+def find_builder(
+    candidates: Sequence[str] = CLIENT_CANDIDATES,
+    *,
+    context: str | None = None,
+    buildx_builder: str | None = None,
+) -> Builder:
+    """The first client with buildx, else one whose built-in BuildKit still works.
+
+    ``context`` is a docker context (another engine); ``buildx_builder`` a buildx builder
+    (a remote or Kubernetes BuildKit), which needs the buildx plugin.
+    """
     clients = _clients(candidates)
+    engine = ("--context", context) if context else ()
     for client in clients:
         if _run([client, "buildx", "version"]).returncode == 0:
-            return Builder(client, (client, "buildx", "build", "--load"))
+            chosen = ("--builder", buildx_builder) if buildx_builder else ()
+            argv = (client, *engine, "buildx", "build", "--load", *chosen)
+            return Builder(client, argv, engine_args=engine)
+    if buildx_builder:
+        raise DockerUnavailableError(
+            f"--builder {buildx_builder} needs the buildx plugin, which no docker client here "
+            f"has ({', '.join(clients)}): install it (docker-buildx-plugin, or Debian's "
+            "docker-buildx) into ~/.docker/cli-plugins/"
+        )
     for client in clients:
         if 0 < _client_major(client) < 23:
-            return Builder(client, (client, "build"), (("DOCKER_BUILDKIT", "1"),))
+            argv = (client, *engine, "build")
+            return Builder(client, argv, (("DOCKER_BUILDKIT", "1"),), engine)
     raise DockerUnavailableError(
         f"no docker client here can build with BuildKit ({', '.join(clients)}): install the "
         "buildx plugin (docker-buildx-plugin, or Debian's docker-buildx) into "
@@ -107,11 +139,13 @@ def find_builder(candidates: Sequence[str] = CLIENT_CANDIDATES) -> Builder:
 
 
 def check_engine(builder: Builder) -> None:
-    done = _run([builder.client, "info", "--format", "{{.ServerVersion}}"])
+    done = _run([*builder.docker, "info", "--format", "{{.ServerVersion}}"])
     if done.returncode != 0 or not done.stdout.strip():
+        where = " ".join(builder.engine_args) or "the default engine"
         raise DockerUnavailableError(
-            f"cannot reach a Docker engine: {done.stderr.strip()[-300:]}\n"
-            "Start it (e.g. `dockerd &`, or `systemctl start docker`) or set DOCKER_HOST."
+            f"cannot reach a Docker engine ({where}): {done.stderr.strip()[-300:]}\n"
+            "Start it (e.g. `dockerd &`, or `systemctl start docker`), set DOCKER_HOST, or "
+            "name an existing context (`docker context ls`)."
         )
 
 
@@ -130,6 +164,8 @@ def build_argv(builder: Builder, request: BuildRequest, iidfile: Path) -> list[s
         argv += ["--platform", request.platform]
     if request.no_cache:
         argv.append("--no-cache")
+    argv += [arg for ref in request.cache_from for arg in ("--cache-from", ref)]
+    argv += [arg for ref in request.cache_to for arg in ("--cache-to", ref)]
     argv.append(str(request.context))
     return argv
 
@@ -186,7 +222,7 @@ def build(builder: Builder, request: BuildRequest, sink: Sink) -> str:
 
 
 def inspect(builder: Builder, ref: str) -> ImageInfo:
-    done = _run([builder.client, "image", "inspect", "--format", "{{json .}}", ref])
+    done = _run([*builder.docker, "image", "inspect", "--format", "{{json .}}", ref])
     if done.returncode != 0:
         raise RpbuildError(f"image {ref} not found in the engine: {done.stderr.strip()}")
     data: dict[str, Any] = json.loads(done.stdout)
@@ -204,9 +240,43 @@ def run_python(
     builder: Builder, ref: str, script: str, platform: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -c script`` in ``ref`` once, without network, bypassing the entrypoint."""
-    argv = [builder.client, "run", "--rm", "--network", "none", "--entrypoint", "python"]
+    argv = [*builder.docker, "run", "--rm", "--network", "none", "--entrypoint", "python"]
     argv += ["--platform", platform] if platform else []
     return _run([*argv, ref, "-c", script], timeout=300)
+
+
+def context_host(context: str) -> str:
+    """The engine address of a docker context (for the docker SDK, which cannot read them)."""
+    done = _run([client(), "context", "inspect", context, "--format", "{{.Endpoints.docker.Host}}"])
+    if done.returncode != 0 or not done.stdout.strip():
+        raise DockerUnavailableError(
+            f"no docker context {context!r}: {done.stderr.strip()[-300:]}\n"
+            "List them with `docker context ls`; create one with "
+            "`docker context create NAME --docker host=...`."
+        )
+    return done.stdout.strip()
+
+
+_LIST_PUSHED = re.compile(r"pushing (sha256:[0-9a-f]{64}) to (\S+)")
+
+
+def create_list(target: str, sources: Sequence[str], env: Mapping[str, str]) -> str:
+    """Assemble the manifest list ``target`` in its registry from pushed ``sources``
+    (name@digest, one per platform); return the list's digest.
+
+    The registry does the work (``buildx imagetools create``): no engine holds a list.
+    """
+    argv = [client(), "buildx", "imagetools", "create", "--progress=plain", "-t", target]
+    done = subprocess.run(
+        [*argv, *sources], capture_output=True, text=True, check=False, timeout=600, env=env
+    )
+    pushed = _LIST_PUSHED.search(done.stdout + done.stderr)
+    if done.returncode != 0 or pushed is None:
+        raise RpbuildError(
+            f"could not create the manifest list {target} from {', '.join(sources)}: "
+            f"{(done.stderr or done.stdout).strip()[-800:]}"
+        )
+    return pushed.group(1)
 
 
 def client() -> str:

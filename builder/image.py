@@ -68,11 +68,20 @@ class BuiltImage:
 
 @dataclass
 class BuildResult:
+    """``tags`` name the result; a multi-platform build has no local image under them:
+    ``platforms`` maps each platform to its image's local tags, and a push assembles the
+    list."""
+
     spec: BaseSpec
     images: list[BuiltImage] = field(default_factory=list)
+    tags: tuple[str, ...] = ()
+    platforms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"images": [image.as_dict() for image in self.images]}
+        found: dict[str, Any] = {"images": [image.as_dict() for image in self.images]}
+        if self.platforms:
+            found["platforms"] = {name: list(tags) for name, tags in self.platforms.items()}
+        return found
 
 
 def find_app(options: ImageOptions) -> AppSource | None:
@@ -114,7 +123,10 @@ def plan(options: ImageOptions, from_ref: str | None = None) -> Plan:
     source = find_app(options)
     ca_bundle, pip_conf = options.ca_bundle is not None, _pip_conf(options)
     version = tags.axes(spec)
-    base_tags: tuple[str, ...] = (tags.base_tag(spec, None if source else options.repository),)
+    suffix = tags.arch_suffix(options.platform)
+    base_tags: tuple[str, ...] = (
+        tags.base_tag(spec, None if source else options.repository) + suffix,
+    )
     if source is None and options.tags:
         base_tags = options.tags
     base_input = render.base_input(
@@ -129,7 +141,7 @@ def plan(options: ImageOptions, from_ref: str | None = None) -> Plan:
         return Plan(spec, ImageStep("base", text, base_tags), None, None)
     base = ImageStep("base", render.render(render.BASE_TEMPLATE, base_input), base_tags)
     title = tags.repository_name(source.directory.name)
-    app_tags = options.tags or (tags.app_tag(spec, options.repository or title),)
+    app_tags = options.tags or (tags.app_tag(spec, options.repository or title) + suffix,)
     app_input = render.RenderInput(
         from_ref=base_tags[0],
         labels=labels.app_labels(base_tags[0], title, version),
@@ -152,20 +164,58 @@ def _secrets(options: ImageOptions) -> tuple[str, ...]:
     return (*options.secrets, *bundle)
 
 
+def platform_plans(
+    options: ImageOptions, from_ref: str | None = None
+) -> tuple[tuple[str, ...], list[tuple[ImageOptions, Plan]]]:
+    """The result's tags, and one plan per platform (the engine's own when none is named).
+
+    With several platforms (the ``docker`` driver builds one at a time) each image gets
+    its own local tags, ``TAG-ARCH``; pushing them assembles the list under ``TAG``.
+    """
+    wanted = tags.platforms(options.platform)
+    if len(wanted) < 2:
+        single = plan(options, from_ref)
+        return single.steps[-1].tags, [(options, single)]
+    final = options.tags or plan(replace(options, platform=None), from_ref).steps[-1].tags
+    plans = []
+    for platform in wanted:
+        each = replace(
+            options, platform=platform, tags=tuple(tags.for_platform(t, platform) for t in final)
+        )
+        plans.append((each, plan(each, from_ref)))
+    return final, plans
+
+
 def build(
     options: ImageOptions, sink: Callable[[str], None], from_ref: str | None = None
 ) -> BuildResult:
-    """Build the plan's images in order, verifying each unless ``options.verify`` is off.
+    """Build each platform's images in order, verifying each unless ``options.verify`` is off.
 
     Only the final image gets the provenance labels: a base built on the way to an app
     stays byte-identical while its inputs do, so the app's layers stay cached.
     """
-    the_plan = plan(options, from_ref)
-    builder = docker.find_builder()
+    final, plans = platform_plans(options, from_ref)
+    builder = docker.find_builder(context=options.context, buildx_builder=options.builder)
     docker.check_engine(builder)
     wheel = runtime_wheel.locate()
     provenance = labels.provenance(options.directory)
-    result = BuildResult(the_plan.spec)
+    result = BuildResult(plans[0][1].spec, tags=final)
+    for each, the_plan in plans:
+        result.images += _build_plan(builder, each, the_plan, wheel, provenance, sink)
+    if len(plans) > 1:
+        result.platforms = {str(each.platform): p.steps[-1].tags for each, p in plans}
+    return result
+
+
+def _build_plan(
+    builder: docker.Builder,
+    options: ImageOptions,
+    the_plan: Plan,
+    wheel: Path,
+    provenance: dict[str, str],
+    sink: Callable[[str], None],
+) -> list[BuiltImage]:
+    built_images = []
     with tempfile.TemporaryDirectory(prefix="rpbuild-ctx-") as tmp:
         for step in the_plan.steps:
             root = Path(tmp) / step.kind
@@ -174,7 +224,10 @@ def build(
             else:
                 assert the_plan.source is not None
                 app_context(root, the_plan.source, step.dockerfile)
-            sink(f"rpbuild: building the {step.kind} image {step.tags[0]} ({builder.kind})")
+            platform = f", {options.platform}" if options.platform else ""
+            sink(
+                f"rpbuild: building the {step.kind} image {step.tags[0]} ({builder.kind}{platform})"
+            )
             image_id = docker.build(
                 builder,
                 docker.BuildRequest(
@@ -186,6 +239,8 @@ def build(
                     secrets=_secrets(options),
                     platform=options.platform,
                     no_cache=options.no_cache,
+                    cache_from=options.cache_from,
+                    cache_to=options.cache_to,
                 ),
                 sink,
             )
@@ -196,5 +251,5 @@ def build(
                 built.verify = verify.verify(
                     builder, step.tags[0], info, the_plan.spec, options.platform
                 )
-            result.images.append(built)
-    return result
+            built_images.append(built)
+    return built_images

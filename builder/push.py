@@ -14,6 +14,7 @@ import click
 import docker
 import docker.errors
 
+from builder import docker as engine_cli
 from builder.credentials import Credentials
 from builder.errors import DockerUnavailableError, RpbuildError
 from builder.reference import ImageRef
@@ -58,10 +59,14 @@ class PushedTag:
     manifest_size: int
 
 
-def engine() -> docker.DockerClient:
-    """A client for the local engine (DOCKER_HOST or the default socket)."""
+def engine(context: str | None = None) -> docker.DockerClient:
+    """A client for the engine of ``context`` (a docker context), else DOCKER_HOST or the
+    default socket."""
     try:
-        client = docker.from_env()
+        if context is None:
+            client = docker.from_env()
+        else:
+            client = docker.DockerClient(base_url=engine_cli.context_host(context))
         client.ping()
     except docker.errors.DockerException as exc:
         raise DockerUnavailableError(

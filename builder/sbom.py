@@ -7,11 +7,16 @@ that report into the document attached to the pushed digest, and reads one back 
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Mapping
+from importlib import resources
 from typing import Any
 from urllib.parse import quote
+
+from builder import docker
+from builder.errors import RpbuildError
 
 SPEC_VERSION = "1.5"
 PREDICATE_TYPE = "cyclonedx"
@@ -73,3 +78,16 @@ def python_versions(bom: Mapping[str, Any]) -> dict[str, str]:
         for c in bom.get("components") or []
         if str(c.get("purl", "")).startswith("pkg:pypi/")
     }
+
+
+def collect(builder: docker.Builder, ref: str, platform: str | None = None) -> dict[str, Any]:
+    """The inventory report of the local image ``ref`` (run once, without network)."""
+    source = resources.files("builder").joinpath("inventory.py").read_text(encoding="utf-8")
+    done = docker.run_python(builder, ref, source, platform)
+    if done.returncode != 0:
+        raise RpbuildError(
+            f"could not list the packages of {ref} for its SBOM: `python` in the image "
+            f"failed: {done.stderr.strip()[-800:]}"
+        )
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report

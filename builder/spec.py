@@ -48,6 +48,10 @@ class ImageOptions:
     secrets: tuple[str, ...] = ()
     ca_bundle: Path | None = None
     platform: str | None = None
+    builder: str | None = None
+    context: str | None = None
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
     no_cache: bool = False
     template: Path | None = None
     gpu: GpuRequirements = field(default_factory=GpuRequirements)

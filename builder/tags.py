@@ -15,6 +15,7 @@ from builder import __version__
 from builder.spec import BaseSpec
 
 BASE_REPOSITORY = "rpbuild/base"
+DEFAULT_ARCH = "amd64"
 _NOT_ALLOWED = re.compile(r"[^a-z0-9._-]+")
 
 
@@ -38,3 +39,28 @@ def base_tag(spec: BaseSpec, repository: str | None = None) -> str:
 
 def app_tag(spec: BaseSpec, repository: str) -> str:
     return f"{repository}:{axes(spec)}"
+
+
+def platforms(text: str | None) -> tuple[str, ...]:
+    """``linux/amd64,linux/arm64`` -> each platform; none named -> ()."""
+    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+
+
+def arch(platform: str) -> str:
+    """``linux/arm64/v8`` -> ``arm64``."""
+    return platform.removeprefix("linux/").split("/")[0]
+
+
+def arch_suffix(platform: str | None) -> str:
+    """What default tags add for a platform, so an arm64 image never takes the amd64 tag.
+
+    amd64 (and the engine's own platform, when none is named) keep the plain tag.
+    """
+    if platform is None or arch(platform) == DEFAULT_ARCH:
+        return ""
+    return f"-{arch(platform)}"
+
+
+def for_platform(tag: str, platform: str) -> str:
+    """The local tag of one platform's image in a multi-platform build."""
+    return f"{tag}-{arch(platform)}"
