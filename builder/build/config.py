@@ -21,8 +21,8 @@ import yaml
 from click.core import ParameterSource
 
 from builder.build import compat
-from builder.registry.reference import parse_ref
 from builder.build.spec import GpuRequirements, ImageOptions
+from builder.registry.reference import parse_ref
 
 FILE_NAME = "rpbuild.yaml"
 

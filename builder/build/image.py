@@ -15,13 +15,8 @@ from typing import Any
 
 import click
 
-from builder.build import compat
 from builder import engine
-from builder.build import labels
-from builder.build import render
-from builder.build import runtime_wheel
-from builder.build import tags
-from builder.build import verify
+from builder.build import compat, labels, render, runtime_wheel, tags, verify
 from builder.build.context import AppSource, app_context, base_context
 from builder.build.spec import BaseSpec, ImageOptions
 

@@ -17,10 +17,9 @@ from typing import Any
 import click
 import yaml
 
-from builder.build import compat
-from builder.build import tags
-from builder.errors import IncompatibleChoiceError
+from builder.build import compat, tags
 from builder.build.spec import BaseSpec, ImageOptions
+from builder.errors import IncompatibleChoiceError
 
 MATRIX_FILE = "matrix.yaml"
 AXES = ("cuda", "python", "torch", "ubuntu", "flavor")
