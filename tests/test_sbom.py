@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from builder import inventory, sbom
+from builder.build import inventory, sbom
 
 STATUS = """\
 Package: libc6
