@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from builder.build.bake import BAKE_FILE, write_bake
-from builder.build.matrix import MatrixError, load_matrix, parse_filters, select
+from builder.build.matrix import MatrixError, github_matrix, load_matrix, parse_filters, select
 from builder.commands.cli import main
 from builder.registry.lock import LockFile
 
@@ -144,11 +144,33 @@ def test_bake_file_structure_and_contexts(tmp_path: Path) -> None:
     assert target["inherits"] == ["_common"]
     assert target["tags"][1] == "${REGISTRY}/t/base:${TAG_PREFIX}cu121"
     assert target["labels"]["io.rpbuild.base"] == f"{base}@{digest}"
-    assert target["cache-to"] == ["type=registry,ref=${REGISTRY}/t/base:buildcache-cu121,mode=max"]
+    assert target["platforms"] == ["linux/amd64"]
+    # Inline cache (works with the docker driver): the row's last pushed image.
+    assert target["cache-from"] == ["type=registry,ref=${REGISTRY}/t/base:cu121"]
+    assert target["cache-to"] == ["type=inline"]
     context = tmp_path / "out" / "cu121"
     assert f"FROM {base}@{digest}" in (context / "Dockerfile").read_text()
     assert (context / "runtime" / "requirements.txt").is_file()
     assert list((context / "runtime").glob("*.whl"))
+
+
+def test_a_row_carries_its_platforms_into_bake_and_the_ci_matrix(tmp_path: Path) -> None:
+    both = ["linux/amd64", "linux/arm64"]
+    matrix = load_matrix(_matrix_file(tmp_path, [{**ROW, "platforms": both}]))
+    assert matrix.rows[0].platforms == tuple(both)
+    assert matrix.rows[0].options.platform == "linux/amd64,linux/arm64"
+    data = json.loads(write_bake(matrix, matrix.rows, tmp_path / "out").read_text())
+    assert data["target"]["cu121"]["platforms"] == both
+    (job,) = github_matrix(matrix, matrix.rows)["include"]
+    assert job["platforms"] == "linux/amd64,linux/arm64"
+    assert job["cache_from"] == "type=registry,ref=127.0.0.1:5000/t/base:cu121"
+    assert job["cache_to"] == "type=inline"
+
+
+@pytest.mark.parametrize("platforms", ["linux/arm64", [], ["arm64"]])
+def test_platforms_must_be_a_list_of_linux_platforms(tmp_path: Path, platforms: object) -> None:
+    with pytest.raises(MatrixError, match="platforms must be a list"):
+        load_matrix(_matrix_file(tmp_path, [{**ROW, "platforms": platforms}]))
 
 
 @pytest.mark.docker

@@ -27,16 +27,16 @@ VARIABLES = ("REGISTRY", "TAG_PREFIX", "REVISION", "SOURCE")
 
 def target(matrix: Matrix, row: MatrixRow, spec: BaseSpec) -> dict[str, Any]:
     """`spec` is the row's, with the base pinned when the lock file has it."""
-    repository = f"${{REGISTRY}}/{matrix.repository}"
-    cache = f"type=registry,ref={repository}:buildcache-{row.name}"
+    cache_from, cache_to = row.cache("${REGISTRY}", matrix.repository)
     return {
         "inherits": ["_common"],
         "context": row.name,
         "dockerfile": "Dockerfile",
         "tags": row.tags("${REGISTRY}", matrix.repository, "${TAG_PREFIX}"),
         "labels": labels.base_labels(spec, tags.axes(spec)),
-        "cache-from": [cache],
-        "cache-to": [f"{cache},mode=max"],
+        "platforms": list(row.platforms),
+        "cache-from": [cache_from],
+        "cache-to": [cache_to],
     }
 
 
@@ -50,7 +50,6 @@ def bake_file(
     """The bake definition: variables, `_common`, one target per row, groups."""
     oci = labels.OCI
     common = {
-        "platforms": ["linux/amd64"],
         "labels": {f"{oci}revision": "${REVISION}", f"{oci}source": "${SOURCE}"},
     }
     defaults = {"REGISTRY": matrix.registry, "TAG_PREFIX": "", "REVISION": "", "SOURCE": ""}
@@ -77,7 +76,8 @@ def write_bake(
     out.mkdir(parents=True, exist_ok=True)
     wheel = runtime_wheel.locate()
     for row in rows:
-        plan = image.plan(replace(row.options, directory=out), _pinned(row, lock).from_ref)
+        options = replace(row.options, directory=out, platform=row.platforms[0])
+        plan = image.plan(options, _pinned(row, lock).from_ref)
         context = out / row.name
         shutil.rmtree(context, ignore_errors=True)
         context.mkdir()

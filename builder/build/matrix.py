@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,9 @@ from builder.errors import IncompatibleChoiceError
 MATRIX_FILE = "matrix.yaml"
 AXES = ("cuda", "python", "torch", "ubuntu", "flavor")
 FILTER_KEYS = ("name", *AXES)
-_ROW_KEYS = {"name", "default", *AXES}
+DEFAULT_PLATFORMS = ("linux/amd64",)
+INLINE_CACHE = "type=inline"
+_ROW_KEYS = {"name", "default", "platforms", *AXES}
 _TOP_KEYS = {"registry", "repository", "images"}
 _NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -43,6 +45,7 @@ class MatrixRow:
     options: ImageOptions
     spec: BaseSpec
     default: bool = True
+    platforms: tuple[str, ...] = DEFAULT_PLATFORMS
 
     def axis(self, key: str) -> str:
         """The row's value for a filter key, fully resolved (cuda 12.1 -> 12.1.1)."""
@@ -60,6 +63,14 @@ class MatrixRow:
         """The full tag (every axis) and the row name as a short alias."""
         name = f"{registry}/{repository}"
         return [f"{name}:{prefix}{tags.axes(self.spec)}", f"{name}:{prefix}{self.name}"]
+
+    def cache(self, registry: str, repository: str) -> tuple[str, str]:
+        """BuildKit's --cache-from and --cache-to for the row: the layers of its last push.
+
+        Inline cache (in the pushed image itself) works with every builder, the ``docker``
+        driver included; the alias tag always names the row's latest image.
+        """
+        return f"type=registry,ref={registry}/{repository}:{self.name}", INLINE_CACHE
 
 
 @dataclass(frozen=True)
@@ -102,15 +113,22 @@ def _row(index: int, raw: Any, problems: list[str], data: compat.CompatData) -> 
             problems.append(f"{where}: {axis} must be a quoted string, got {raw.get(axis)!r}")
     if not isinstance(raw.get("default", True), bool):
         problems.append(f"{where}: default must be true or false")
+    platforms = raw.get("platforms", list(DEFAULT_PLATFORMS))
+    if (
+        not isinstance(platforms, list)
+        or not platforms
+        or not all(isinstance(p, str) and p.startswith("linux/") for p in platforms)
+    ):
+        problems.append(f"{where}: platforms must be a list such as [linux/amd64, linux/arm64]")
     if len(problems) > before:
         return None
-    options = ImageOptions(**{axis: raw[axis] for axis in AXES})
+    options = ImageOptions(**{axis: raw[axis] for axis in AXES}, platform=",".join(platforms))
     try:
-        spec = compat.resolve(options, data)
+        specs = [compat.resolve(replace(options, platform=p), data) for p in platforms]
     except IncompatibleChoiceError as exc:
         problems.append(f"{where}: {exc.option.lstrip('-')} {exc.message}")
         return None
-    return MatrixRow(name, options, spec, raw.get("default", True))
+    return MatrixRow(name, options, specs[0], raw.get("default", True), tuple(platforms))
 
 
 def load_matrix(path: Path | None = None, data: compat.CompatData | None = None) -> Matrix:
@@ -181,6 +199,7 @@ def describe(matrix: Matrix, rows: Sequence[MatrixRow], registry: str) -> list[d
         {
             **{key: row.axis(key) for key in FILTER_KEYS},
             "default": row.default,
+            "platforms": list(row.platforms),
             "base": row.spec.from_ref,
             "tags": row.tags(registry, matrix.repository),
         }
@@ -200,6 +219,18 @@ def table(records: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def github_matrix(rows: Sequence[MatrixRow]) -> dict[str, list[dict[str, str]]]:
-    """`strategy.matrix` for GitHub Actions: one job per row, keyed by its name."""
-    return {"include": [{key: row.axis(key) for key in FILTER_KEYS} for row in rows]}
+def github_matrix(matrix: Matrix, rows: Sequence[MatrixRow]) -> dict[str, list[dict[str, str]]]:
+    """`strategy.matrix` for GitHub Actions: one job per row, keyed by its name, with the
+    row's platforms and registry cache."""
+    include = []
+    for row in rows:
+        cache_from, cache_to = row.cache(matrix.registry, matrix.repository)
+        include.append(
+            {
+                **{key: row.axis(key) for key in FILTER_KEYS},
+                "platforms": ",".join(row.platforms),
+                "cache_from": cache_from,
+                "cache_to": cache_to,
+            }
+        )
+    return {"include": include}

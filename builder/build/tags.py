@@ -10,8 +10,10 @@ when no handler is given); app images to ``--repository`` or the handler directo
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from builder import __version__
+from builder.build import labels
 from builder.build.spec import BaseSpec
 
 BASE_REPOSITORY = "rpbuild/base"
@@ -20,10 +22,19 @@ _NOT_ALLOWED = re.compile(r"[^a-z0-9._-]+")
 
 
 def axes(spec: BaseSpec, version: str = __version__) -> str:
-    torch = f"torch{spec.torch.version}-{spec.torch.index}" if spec.torch else "torchnone"
+    return axes_of({**labels.claims(spec), f"{labels.PREFIX}runtime-version": version})
+
+
+def axes_of(claims: Mapping[str, str]) -> str:
+    """The axes an image's claim labels (``io.rpbuild.*``) stand for: its tag, from them."""
+
+    def claim(axis: str) -> str:
+        return claims.get(labels.PREFIX + axis, "?")
+
+    torch = "torch" + claim("torch").replace("+", "-")
     return (
-        f"cuda{spec.cuda.version}-cudnn{spec.cuda.cudnn_version}-{spec.flavor}"
-        f"-ubuntu{spec.ubuntu}-py{spec.python}-{torch}-rpbuild{version}"
+        f"cuda{claim('cuda')}-cudnn{claim('cudnn')}-{claim('flavor')}-ubuntu{claim('ubuntu')}"
+        f"-py{claim('python')}-{torch}-rpbuild{claim('runtime-version')}"
     )
 
 

@@ -16,6 +16,7 @@ from builder.commands.cmd_matrix import matrix
 from builder.commands.cmd_push import push
 from builder.commands.cmd_serve import serve
 from builder.commands.cmd_test import test
+from builder.commands.cmd_verify import verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,3 +34,4 @@ main.add_command(test)
 main.add_command(push)
 main.add_command(lock)
 main.add_command(matrix)
+main.add_command(verify)

@@ -19,6 +19,7 @@ from builder.commands.cmd_push import (
     metadata_file_option,
     publish_built,
     push_option,
+    require_push,
     sign_option,
 )
 from builder.errors import RpbuildError
@@ -112,6 +113,20 @@ def _report(result: image_lib.BuildResult) -> None:
         click.echo(f"{built.kind}: {' '.join(built.tags)} {built.id[:19]} {status}")
 
 
+cache_from_option = click.option(
+    "--cache-from",
+    multiple=True,
+    metavar="SPEC",
+    help="BuildKit cache source, e.g. type=registry,ref=REPO:TAG (repeatable).",
+)
+cache_to_option = click.option(
+    "--cache-to",
+    multiple=True,
+    metavar="SPEC",
+    help="BuildKit cache export: type=inline with the docker driver; type=registry,... "
+    "with a docker-container or remote builder (repeatable).",
+)
+
 # The options that choose the base image; `rpbuild lock` reuses them.
 BASE_CHOICES = ("cuda", "python", "torch", "ubuntu", "flavor", "base_image")
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -155,19 +170,8 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--builder", metavar="NAME", help="The buildx builder to build with.")
 @click.option("--context", metavar="NAME", help="The docker context (engine) to build on.")
-@click.option(
-    "--cache-from",
-    multiple=True,
-    metavar="SPEC",
-    help="BuildKit cache source, e.g. type=registry,ref=REPO:TAG (repeatable).",
-)
-@click.option(
-    "--cache-to",
-    multiple=True,
-    metavar="SPEC",
-    help="BuildKit cache export: type=inline with the docker driver; type=registry,... "
-    "with a docker-container or remote builder (repeatable).",
-)
+@cache_from_option
+@cache_to_option
 @click.option("--no-cache", is_flag=True, help="Build without the layer cache.")
 @click.option("--template", type=existing_file, help="A template extending ours.")
 @click.option("--min-gpus", type=click.IntRange(min=1), help="Refuse to start with fewer GPUs.")
@@ -203,6 +207,7 @@ def image(
     **params: Any,
 ) -> None:
     """Build a GPU worker image (an app image when DIR has a handler)."""
+    require_push(push, metadata_file, sign)
     options = config.with_project_defaults(options_from_flags(params))
     from_ref = pinned_base(options, lock_file, locked, publish_options, check=not dry_run)
     if dry_run:

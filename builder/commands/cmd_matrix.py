@@ -23,12 +23,15 @@ from builder.build.matrix import (
     select,
     table,
 )
+from builder.commands.cmd_image import cache_from_option, cache_to_option
 from builder.commands.cmd_push import (
     json_option,
     login_options,
     metadata_file_option,
     publish_built,
     push_option,
+    require_push,
+    sign_option,
 )
 from builder.output import F
 from builder.registry.lock import LOCK_FILE, read_lock
@@ -94,7 +97,7 @@ def list_rows(selected: Selected, as_json: bool) -> None:
 @selection_options
 def github(selected: Selected) -> None:
     """One-line JSON for a GitHub Actions `strategy.matrix` (one job per row)."""
-    click.echo(json.dumps(github_matrix(selected[1])))
+    click.echo(json.dumps(github_matrix(*selected)))
 
 
 @matrix.command("bake")
@@ -137,7 +140,10 @@ def bake(selected: Selected, out: Path, lock_file: Path, as_json: bool) -> None:
     help="Extra CA bundle apt and pip trust (as for `rpbuild image`).",
 )
 @click.option("--verify/--no-verify", default=True, help="Check each image against its tag.")
+@cache_from_option
+@cache_to_option
 @push_option
+@sign_option
 @metadata_file_option
 @login_options
 @lock_options
@@ -147,7 +153,10 @@ def build(
     base_image: str | None,
     ca_bundle: Path | None,
     verify: bool,
+    cache_from: tuple[str, ...],
+    cache_to: tuple[str, ...],
     push: bool,
+    sign: str | None,
     metadata_file: Path | None,
     publish_options: PublishOptions,
     lock_file: Path | None,
@@ -156,10 +165,11 @@ def build(
 ) -> None:
     """Build the selected rows (through `rpbuild image`'s build), and push them with --push.
 
+    Each row builds for its platforms; a row with several is pushed as one manifest list.
     --metadata-file gets a JSON list: one publish result per row.
     """
-    if metadata_file is not None and not push:
-        raise click.UsageError("--metadata-file describes a push: add --push")
+    require_push(push, metadata_file, sign)
+    publish_options = replace(publish_options, sign=sign)
     the_matrix, rows = selected
     sink = (lambda line: click.echo(line, err=True)) if as_json else click.echo
     results: list[dict[str, Any]] = []
@@ -172,10 +182,12 @@ def build(
             base_image=base_image,
             ca_bundle=ca_bundle,
             verify=verify,
+            cache_from=cache_from,
+            cache_to=cache_to,
         )
         from_ref = pinned_base(options, lock_file or Path(LOCK_FILE), locked, publish_options)
         built = image_lib.build(options, sink, from_ref)
-        published = publish_built(tags, push, None, publish_options, as_json)
+        published = publish_built(built.tags, push, None, publish_options, as_json, built.platforms)
         results.append({"name": row.name, **built.as_dict(), **published})
     if metadata_file is not None:
         write_metadata(metadata_file, [record["publish"] for record in results])

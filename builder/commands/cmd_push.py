@@ -88,6 +88,13 @@ sign_option = click.option(
 )
 
 
+def require_push(push: bool, metadata_file: Path | None, sign: str | None) -> None:
+    """Refuse, before any build, the options that only describe a push."""
+    for name, value in (("--metadata-file", metadata_file), ("--sign", sign)):
+        if value is not None and not push:
+            raise click.UsageError(f"{name} describes a push: add --push")
+
+
 def publish_built(
     tags: Sequence[str],
     push: bool,
@@ -101,9 +108,6 @@ def publish_built(
     ``platforms`` (platform -> local tags) make the tags one manifest list of those images.
     """
     if not push:
-        for name, value in (("--metadata-file", metadata_file), ("--sign", options.sign)):
-            if value is not None:
-                raise click.UsageError(f"{name} describes a push: add --push")
         return {}
     refs = [parse_ref(tag) for tag in tags]
     if platforms:

@@ -8,6 +8,7 @@ the engine's. Auth follows the registry's challenge: basic, or the bearer token 
 from __future__ import annotations
 
 import base64
+import hashlib
 import ipaddress
 import json
 import re
@@ -17,7 +18,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from email.message import Message
-from typing import cast
+from typing import Any, cast
 
 from builder.errors import RpbuildError
 from builder.registry.credentials import Credentials, resolve_credentials
@@ -101,19 +102,42 @@ class RegistryClient:
 
     def manifest_digest(self, ref: ImageRef) -> str:
         """The Docker-Content-Digest the registry serves for ref's tag (or digest)."""
-        path = f"/v2/{ref.repository}/manifests/{ref.reference}"
-        scope = f"repository:{ref.repository}:pull"
-        headers = with_retries(
-            lambda: self._request("HEAD", path, scope, ref),
-            attempts=self.attempts,
-            delay=self.retry_delay,
-        )
+        headers, _ = self._get(ref, "HEAD", f"manifests/{ref.reference}")
         digest = headers.get("Docker-Content-Digest")
         if not digest:
             raise RegistryError(f"{self.registry} sent no Docker-Content-Digest for {ref}")
         return digest
 
-    def _request(self, method: str, path: str, scope: str, ref: ImageRef) -> Message:
+    def manifest(self, ref: ImageRef) -> tuple[str, dict[str, Any]]:
+        """The digest and the manifest (or manifest list) ref's tag or digest serves.
+
+        The digest is computed from the bytes received, so a manifest is what it claims.
+        """
+        _, body = self._get(ref, "GET", f"manifests/{ref.reference}")
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        if ref.digest is not None and digest != ref.digest:
+            raise RegistryError(f"{self.registry} sent a manifest for {ref} with digest {digest}")
+        found: dict[str, Any] = json.loads(body)
+        return digest, found
+
+    def blob_json(self, ref: ImageRef, digest: str) -> dict[str, Any]:
+        """A JSON blob of ref's repository (an image config), checked against its digest."""
+        _, body = self._get(ref, "GET", f"blobs/{digest}")
+        if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
+            raise RegistryError(f"{self.registry} sent a blob that is not {digest} for {ref}")
+        found: dict[str, Any] = json.loads(body)
+        return found
+
+    def _get(self, ref: ImageRef, method: str, what: str) -> tuple[Message, bytes]:
+        path = f"/v2/{ref.repository}/{what}"
+        scope = f"repository:{ref.repository}:pull"
+        return with_retries(
+            lambda: self._request(method, path, scope, ref),
+            attempts=self.attempts,
+            delay=self.retry_delay,
+        )
+
+    def _request(self, method: str, path: str, scope: str, ref: ImageRef) -> tuple[Message, bytes]:
         url = f"{self._scheme}://{ref.api_host}{path}"
         auth = self._tokens.get(scope)
         for _ in range(2):
@@ -122,7 +146,7 @@ class RegistryClient:
                 headers["Authorization"] = auth
             try:
                 with self._open(urllib.request.Request(url, method=method, headers=headers)) as r:
-                    return r.headers
+                    return r.headers, r.read()
             except urllib.error.HTTPError as exc:
                 if exc.code == 401 and auth is None:
                     auth = self._authorize(exc.headers.get("WWW-Authenticate", ""), scope)
