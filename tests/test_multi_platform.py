@@ -1,0 +1,85 @@
+"""arm64 and multi-platform builds: one image per platform, pushed as one manifest list.
+
+The arm64 image builds on the arm64 stand-in under QEMU emulation (slow), and its truth
+check runs there too; the list is assembled in the registry and verified like any push.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import pytest
+
+from builder.build import image as image_lib
+from builder.build.spec import ImageOptions
+from builder.registry.client import RegistryClient
+from builder.registry.reference import parse_ref
+from tests.fixtures.cosign_keys import CosignKeys
+from tests.fixtures.docker_engine import CA_BUNDLE, STAND_IN_PYTHON, cli_json, rpbuild
+from tests.fixtures.registry import LocalRegistry
+
+DOCKER = "/usr/bin/docker"
+
+
+def test_an_arm64_default_tag_names_its_architecture() -> None:
+    amd64 = image_lib.plan(ImageOptions(cuda="12.1", platform="linux/amd64"))
+    arm64 = image_lib.plan(ImageOptions(cuda="12.1", platform="linux/arm64"))
+    assert arm64.base.tags == (amd64.base.tags[0] + "-arm64",)
+
+
+def test_several_platforms_plan_one_image_each_under_tag_arch() -> None:
+    options = ImageOptions(cuda="12.1", platform="linux/amd64,linux/arm64", tags=("r/x:1",))
+    final, plans = image_lib.platform_plans(options)
+    assert final == ("r/x:1",)
+    assert [(each.platform, plan.base.tags) for each, plan in plans] == [
+        ("linux/amd64", ("r/x:1-amd64",)),
+        ("linux/arm64", ("r/x:1-arm64",)),
+    ]
+
+
+def _flags(base: str) -> list[str]:
+    flags = ["--cuda", "12.1", "--python", STAND_IN_PYTHON, "--base-image", base]
+    return flags + (["--ca-bundle", str(CA_BUNDLE)] if CA_BUNDLE.is_file() else [])
+
+
+@pytest.mark.docker
+@pytest.mark.registry
+@pytest.mark.arm64
+def test_two_platforms_are_built_verified_pushed_and_signed_as_one_list(
+    docker_builder: Any, stand_in_list: str, registry: LocalRegistry, cosign_keys: CosignKeys
+) -> None:
+    ref = f"{registry.host}/multi/base:both"
+    platforms = "linux/amd64,linux/arm64"
+    try:
+        code, payload, output = rpbuild(
+            "image", *_flags(stand_in_list), "--platform", platforms, "-t", ref,
+            "--push", "--sign", str(cosign_keys.private),
+        )  # fmt: skip
+        assert code == 0, output
+        assert payload["platforms"] == {
+            "linux/amd64": [f"{ref}-amd64"],
+            "linux/arm64": [f"{ref}-arm64"],
+        }
+        assert [image["verify"]["ok"] for image in payload["images"]] == [True, True]
+        arch = subprocess.run(
+            [DOCKER, "image", "inspect", "--format", "{{.Architecture}}", f"{ref}-arm64"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert arch.stdout.strip() == "arm64"
+
+        published = payload["publish"]
+        digest, manifest = RegistryClient(registry.host).manifest(parse_ref(ref))
+        assert digest == published["digest"]
+        served = {
+            f"{m['platform']['os']}/{m['platform']['architecture']}": m["digest"]
+            for m in manifest["manifests"]
+        }
+        assert served == {name: each["digest"] for name, each in published["platforms"].items()}
+
+        code, report = cli_json("verify", ref, "--key", str(cosign_keys.public))
+        assert code == 0, report
+        assert {image["platform"] for image in report["images"]} == set(platforms.split(","))
+    finally:
+        for tag in (f"{ref}-amd64", f"{ref}-arm64"):
+            subprocess.run([DOCKER, "rmi", tag], capture_output=True)
