@@ -216,5 +216,8 @@ def test_workflows_parse(name: str) -> None:
         assert "rpbuild matrix github" in json.dumps(workflow["jobs"]["plan"])
         steps = json.dumps(build["steps"])
         assert "rpbuild matrix build --push" in steps and "--metadata-file" in steps
+        for piece in ("matrix.cache_from", "matrix.cache_to", "--sign keyless", "rpbuild verify"):
+            assert piece in steps
+        assert build["permissions"]["id-token"] == "write"
         assert "actions/upload-artifact" in steps
         assert "secrets.REGISTRY_PASSWORD" in steps

@@ -19,8 +19,9 @@ from builder.registry.trust import verify_published
 @click.option("--key", metavar="PUB", help="The cosign public key it must be signed with.")
 @click.option(
     "--certificate-identity",
-    metavar="REGEX",
-    help="Keyless: the signer identity, e.g. the workflow's https://github.com/OWNER/REPO/...",
+    metavar="ID",
+    help="Keyless: the signer identity, e.g. the workflow's https://github.com/OWNER/REPO/"
+    ".github/workflows/publish.yml@refs/tags/v1",
 )
 @click.option(
     "--certificate-oidc-issuer",

@@ -48,7 +48,7 @@ class Verifier:
         if self.key is not None:
             return ["--key", self.key, "--insecure-ignore-tlog=true"]
         return [
-            "--certificate-identity-regexp",
+            "--certificate-identity",
             self.identity,
             "--certificate-oidc-issuer",
             self.issuer,
