@@ -15,14 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from builder.build import image
-from builder.build import labels
-from builder.build import runtime_wheel
-from builder.build import tags
+from builder.build import image, labels, runtime_wheel, tags
 from builder.build.context import base_context
-from builder.registry.lock import LockFile
 from builder.build.matrix import Matrix, MatrixRow
 from builder.build.spec import BaseSpec
+from builder.registry.lock import LockFile
 
 BAKE_FILE = "docker-bake.json"
 VARIABLES = ("REGISTRY", "TAG_PREFIX", "REVISION", "SOURCE")
@@ -80,7 +77,7 @@ def write_bake(
     out.mkdir(parents=True, exist_ok=True)
     wheel = runtime_wheel.locate()
     for row in rows:
-        plan = image.plan(replace(row.options, directory=out), _pinned(row, lock).from_ref)
+        plan = image.plan(replace(row.options, directory=out), _pinned(row, lock))
         context = out / row.name
         shutil.rmtree(context, ignore_errors=True)
         context.mkdir()

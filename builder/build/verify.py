@@ -13,8 +13,8 @@ from importlib import resources
 
 from builder import engine
 from builder.build import labels
-from builder.errors import VerifyError
 from builder.build.spec import BaseSpec
+from builder.errors import VerifyError
 
 SKIPPED = "skipped"
 
