@@ -11,26 +11,30 @@ from typing import Any
 
 import pytest
 
+from builder.build import compat
 from builder.build import image as image_lib
 from builder.build.spec import ImageOptions
 from builder.registry.client import RegistryClient
 from builder.registry.reference import parse_ref
 from tests.fixtures.cosign_keys import CosignKeys
-from tests.fixtures.docker_engine import CA_BUNDLE, STAND_IN_PYTHON, cli_json, rpbuild
+from tests.fixtures.docker_engine import CA_BUNDLE, STAND_IN_PYTHON, rpbuild
 from tests.fixtures.registry import LocalRegistry
 
 DOCKER = "/usr/bin/docker"
 
 
+SPEC = compat.resolve(ImageOptions(cuda="12.1"))
+
+
 def test_an_arm64_default_tag_names_its_architecture() -> None:
-    amd64 = image_lib.plan(ImageOptions(cuda="12.1", platform="linux/amd64"))
-    arm64 = image_lib.plan(ImageOptions(cuda="12.1", platform="linux/arm64"))
+    amd64 = image_lib.plan(ImageOptions(cuda="12.1", platform="linux/amd64"), SPEC)
+    arm64 = image_lib.plan(ImageOptions(cuda="12.1", platform="linux/arm64"), SPEC)
     assert arm64.base.tags == (amd64.base.tags[0] + "-arm64",)
 
 
 def test_several_platforms_plan_one_image_each_under_tag_arch() -> None:
     options = ImageOptions(cuda="12.1", platform="linux/amd64,linux/arm64", tags=("r/x:1",))
-    final, plans = image_lib.platform_plans(options)
+    final, plans = image_lib.platform_plans(options, SPEC)
     assert final == ("r/x:1",)
     assert [(each.platform, plan.base.tags) for each, plan in plans] == [
         ("linux/amd64", ("r/x:1-amd64",)),
@@ -77,8 +81,8 @@ def test_two_platforms_are_built_verified_pushed_and_signed_as_one_list(
         }
         assert served == {name: each["digest"] for name, each in published["platforms"].items()}
 
-        code, report = cli_json("verify", ref, "--key", str(cosign_keys.public))
-        assert code == 0, report
+        code, report, output = rpbuild("verify", ref, "--key", str(cosign_keys.public))
+        assert code == 0, output
         assert {image["platform"] for image in report["images"]} == set(platforms.split(","))
     finally:
         for tag in (f"{ref}-amd64", f"{ref}-arm64"):

@@ -7,6 +7,7 @@ attach its SBOM; verification then needs nothing but the registry and the public
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from builder.commands.cli import main
 from builder.registry.trust import checks
 from tests.fixtures.cosign_keys import CosignKeys
-from tests.fixtures.docker_engine import cli_json
+from tests.fixtures.docker_engine import rpbuild
 from tests.fixtures.registry import LocalRegistry
 
 DOCKER = "/usr/bin/docker"
@@ -84,8 +85,11 @@ def test_verify_needs_a_key_or_a_keyless_identity() -> None:
     assert "give --key PUB, or (keyless)" in result.output
 
 
-@pytest.mark.parametrize("command", [["image", "--dry-run"], ["matrix", "build"]])
-def test_sign_without_push_is_refused_before_anything_runs(command: list[str]) -> None:
+@pytest.mark.parametrize("command", [["image"], ["matrix", "build"]])
+def test_sign_without_push_is_refused_before_anything_runs(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, [*command, "--sign", "cosign.key"])
     assert result.exit_code == 2
     assert "--sign describes a push: add --push" in result.output
@@ -100,12 +104,12 @@ def test_signed_image_verifies_and_a_tampered_tag_does_not(
     ref = f"{registry.host}/signed/{local.split('/', 1)[1]}"
     subprocess.run([DOCKER, "tag", local, ref], check=True)
     try:
-        code, pushed = cli_json("push", ref, "--sign", str(cosign_keys.private))
-        assert code == 0, pushed
+        code, pushed, output = rpbuild("push", ref, "--sign", str(cosign_keys.private))
+        assert code == 0, output
         assert pushed["signed"] is True
 
-        code, report = cli_json("verify", ref, "--key", str(cosign_keys.public))
-        assert code == 0, report
+        code, report, output = rpbuild("verify", ref, "--key", str(cosign_keys.public))
+        assert code == 0, output
         assert report["digest"] == pushed["digest"]
         names = {c["name"]: c["actual"] for c in report["images"][0]["checks"]}
         assert names["tag"] in ref
@@ -116,9 +120,9 @@ def test_signed_image_verifies_and_a_tampered_tag_does_not(
 
         # Another image pushed under the same tag: the registry serves an unsigned digest.
         subprocess.run([DOCKER, "tag", "local/debian:bookworm", ref], check=True)
-        code, repushed = cli_json("push", ref)
-        assert code == 0, repushed
-        code, refused = cli_json("verify", ref, "--key", str(cosign_keys.public))
+        code, _, output = rpbuild("push", ref)
+        assert code == 0, output
+        code, refused, _ = rpbuild("verify", ref, "--key", str(cosign_keys.public))
         assert code == 1
         assert "has no valid signature" in refused["error"]
     finally:

@@ -77,7 +77,7 @@ def write_bake(
     wheel = runtime_wheel.locate()
     for row in rows:
         options = replace(row.options, directory=out, platform=row.platforms[0])
-        plan = image.plan(options, _pinned(row, lock).from_ref)
+        plan = image.plan(options, _pinned(row, lock))
         context = out / row.name
         shutil.rmtree(context, ignore_errors=True)
         context.mkdir()

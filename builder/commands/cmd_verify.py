@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from builder.commands.cmd_push import json_option, login_options
-from builder.errors import RpbuildError
+from builder.commands.base import Command, json_option, pass_output
+from builder.commands.options import login_options
+from builder.errors import InputError
+from builder.output import Output
 from builder.registry.publish import PublishOptions
 from builder.registry.reference import parse_ref
 from builder.registry.signing import Verifier
 from builder.registry.trust import verify_published
 
 
-@click.command()
+@click.command("verify", cls=Command)
 @click.argument("ref", metavar="REF")
 @click.option("--key", metavar="PUB", help="The cosign public key it must be signed with.")
 @click.option(
@@ -30,37 +30,31 @@ from builder.registry.trust import verify_published
 )
 @login_options
 @json_option
+@pass_output
 def verify(
+    out: Output,
     ref: str,
     key: str | None,
     certificate_identity: str | None,
     certificate_oidc_issuer: str | None,
     publish_options: PublishOptions,
-    as_json: bool,
 ) -> None:
     """Check REF in its registry, without pulling it: cosign signature, SBOM attestation,
     and its labels against its tag, platform and SBOM. Exit 1 when anything fails."""
-    keyless = (certificate_identity, certificate_oidc_issuer)
-    if (key is None) == (None in keyless):
-        raise click.UsageError(
+    if certificate_identity and certificate_oidc_issuer and key is None:
+        verifier = Verifier(None, certificate_identity, certificate_oidc_issuer)
+    elif key is not None and not (certificate_identity or certificate_oidc_issuer):
+        verifier = Verifier(key)
+    else:
+        raise InputError(
             "give --key PUB, or (keyless) --certificate-identity and --certificate-oidc-issuer"
         )
-    verifier = Verifier(key) if key else Verifier(None, *map(str, keyless))
     image = parse_ref(ref)
-    try:
-        with publish_options.tool_env([image]) as env:
-            report = verify_published(
-                image, verifier, publish_options.credentials(image.registry), env
-            )
-    except RpbuildError as error:
-        if as_json:
-            click.echo(json.dumps({"ok": False, **error.details()}))
-        raise
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2))
-        return
+    with publish_options.tool_env([image]) as env:
+        report = verify_published(image, verifier, publish_options.credentials(image.registry), env)
+    lines = []
     for each in report.images:
-        click.echo(f"{each.platform or 'image'} {each.digest}: signed, SBOM attested")
-        for check in each.checks:
-            click.echo(f"  {check.name}: {check.actual}")
-    click.echo(f"verified {report.ref}@{report.digest}")
+        lines.append(f"{each.platform or 'image'} {each.digest}: signed, SBOM attested")
+        lines += [f"  {check.name}: {check.actual}" for check in each.checks]
+    lines.append(f"verified {report.ref}@{report.digest}")
+    out.result(report.as_dict(), "\n".join(lines))

@@ -4,21 +4,22 @@ the pushed digest, and describe the result (for people and as JSON for CI)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
 import docker
 import docker.errors
 
 from builder import engine as engine_cli
 from builder.build import sbom
+from builder.errors import InputError, Source
+from builder.output import Output
 from builder.registry import signing
 from builder.registry.client import DigestLookup, RegistryError
 from builder.registry.credentials import Credentials, docker_config_env, resolve_credentials
-from builder.registry.push import LocalImageMissingError, PushedTag, StreamLine, engine, push_tag
+from builder.registry.push import LocalImageMissingError, PushedTag, engine, push_tag
 from builder.registry.reference import ImageRef
 
 
@@ -38,8 +39,6 @@ class PublishOptions:
     """A cosign key reference, or ``keyless``: sign each pushed digest and attach its SBOM."""
     attempts: int = 4
     retry_delay: float = 2.0
-    on_line: Callable[[StreamLine], None] | None = field(default=None, compare=False)
-    on_retry: Callable[[int, Exception], None] | None = field(default=None, compare=False)
 
     def credentials(self, registry: str) -> Credentials | None:
         return resolve_credentials(registry, username=self.username, password=self.password)
@@ -78,10 +77,10 @@ def _local_image(client: docker.DockerClient, refs: Sequence[ImageRef]) -> Any:
             ) from exc
     ids = {image.id for image in images.values()}
     if len(ids) > 1:
-        raise click.BadParameter(
+        raise InputError(
             "the references name different local images; publish them in separate calls: "
             + ", ".join(f"{ref} ({image.short_id})" for ref, image in images.items()),
-            param_hint=["REF"],
+            Source("REF"),
         )
     return next(iter(images.values()))
 
@@ -101,13 +100,17 @@ def verify_pushed(pushed: Sequence[PushedTag], options: PublishOptions) -> None:
 def publish(
     refs: Sequence[ImageRef],
     options: PublishOptions,
+    out: Output | None = None,
     client: docker.DockerClient | None = None,
     platform: str | None = None,
 ) -> PublishResult:
     """Push all `refs` (tags of one local image), verify them, sign them when asked, and
-    describe the result."""
+    describe the result.
+
+    ``out`` shows each layer's progress and every retry; ``platform`` is the image's, for
+    its SBOM."""
     if not refs:
-        raise click.UsageError("nothing to publish: name at least one image tag")
+        raise InputError("nothing to publish: name at least one image tag")
     client = client or engine(options.context)
     image = _local_image(client, refs)
     pushed = [
@@ -117,8 +120,8 @@ def publish(
             options.credentials(ref.registry),
             attempts=options.attempts,
             retry_delay=options.retry_delay,
-            on_line=options.on_line,
-            on_retry=options.on_retry,
+            on_line=out.pushed if out else None,
+            on_retry=(lambda n, e: out.warn(_retrying(n, e))) if out else None,
         )
         for ref in refs
     ]
@@ -148,11 +151,13 @@ def publish_platforms(
     refs: Sequence[ImageRef],
     platforms: Mapping[str, Sequence[ImageRef]],
     options: PublishOptions,
+    out: Output | None = None,
 ) -> PublishResult:
     """Publish each platform's image (its own ``TAG-ARCH`` tags), then assemble one
     manifest list under every ref in the registry and verify the tags serve it."""
     each = {
-        platform: publish(tags, options, platform=platform) for platform, tags in platforms.items()
+        platform: publish(tags, options, out, platform=platform)
+        for platform, tags in platforms.items()
     }
     sources = [f"{result.image}@{result.digest}" for result in each.values()]
     with options.tool_env(refs) as env:
@@ -172,6 +177,10 @@ def publish_platforms(
         signed=options.sign is not None,
         platforms={platform: result.to_json() for platform, result in each.items()},
     )
+
+
+def _retrying(attempt: int, error: Exception) -> str:
+    return f"transient failure (attempt {attempt}), retrying: {error}"
 
 
 def summary(result: PublishResult) -> str:
