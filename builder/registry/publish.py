@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ class PublishOptions:
     def credentials(self, registry: str) -> Credentials | None:
         return resolve_credentials(registry, username=self.username, password=self.password)
 
-    def tool_env(self, refs: Sequence[ImageRef]) -> Any:
+    def tool_env(self, refs: Sequence[ImageRef]) -> AbstractContextManager[dict[str, str]]:
         """The environment for buildx and cosign, logged in to the registries of ``refs``."""
         return docker_config_env({ref.registry: self.credentials(ref.registry) for ref in refs})
 
