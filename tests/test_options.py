@@ -103,3 +103,15 @@ def test_lock_and_a_locked_image_agree_on_the_cuda_of_rpbuild_yaml(
     plan = CliRunner().invoke(main, ["image", str(directory), "--locked", "--dry-run"])
     assert plan.exit_code == 0, plan.output
     assert f"FROM {base}@{DIGEST}\n" in plan.output
+
+
+def test_builder_and_context_come_from_rpbuild_yaml_unless_flags_name_others(
+    tmp_path: Path,
+) -> None:
+    directory = project(tmp_path, "builder: k8s-builders\ncontext: gpu-host\n")
+    layer = load_project(directory)
+    from_file = resolve_options(directory, {}, layer).options
+    assert (from_file.builder, from_file.context) == ("k8s-builders", "gpu-host")
+    flagged = resolve_options(directory, {"context": "other", "cache_to": ("type=inline",)}, layer)
+    assert (flagged.options.builder, flagged.options.context) == ("k8s-builders", "other")
+    assert flagged.options.cache_to == ("type=inline",)

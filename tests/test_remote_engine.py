@@ -20,7 +20,7 @@ from tests.fixtures.registry import LocalRegistry
 from tests.fixtures.second_engine import SecondEngine
 
 DOCKER = "/usr/bin/docker"
-_RUN_STEP = re.compile(r"^#(\d+) \[\d+/\d+\] RUN ")
+_RUN_STEP = re.compile(r"^#(\d+) \[[^\]]*\d+/\d+\] RUN ")
 
 
 def test_context_and_builder_reach_every_docker_call(tmp_path: Path) -> None:
