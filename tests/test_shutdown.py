@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from bench.emulator import Emulator
+from bench.emulator import Emulator, Faults
 from tests.fixtures.platform import StartWorker
 
 SLEEPERS = """
@@ -70,3 +70,34 @@ async def test_second_signal_ends_the_grace_period(
     worker.signal(signal.SIGINT)
     assert await worker.wait(timeout=30) == 0
     assert "grace period" in emulator.results[job_id]["error"]
+
+
+HANGING_POSTS = {"done": Faults(slow_rate=1.0, slow_s=600)}
+
+
+async def test_grace_bounds_shutdown_while_result_posts_hang(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    """Row 5: retries stop at the deadline; what was not posted is logged by job id."""
+    emulator.faults = HANGING_POSTS
+    (job_id,) = await emulator.submit(60)
+    worker = await start_worker(SLEEPERS, RUNPOD_PING_INTERVAL="100", RPWORKER_SHUTDOWN_GRACE="1")
+    await _all_taken(emulator)
+    worker.signal(signal.SIGTERM)
+    assert await worker.wait(timeout=30) == 0
+    assert f"job {job_id}: result not posted" in worker.output
+
+
+async def test_second_signal_exits_at_once_while_posts_hang(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    """Row 5: the second signal does not wait for the hung post either."""
+    emulator.faults = HANGING_POSTS
+    (job_id,) = await emulator.submit(0)
+    worker = await start_worker(SLEEPERS, RUNPOD_PING_INTERVAL="100", RPWORKER_SHUTDOWN_GRACE="60")
+    await emulator.wait_for(lambda: emulator.injected["done:slow"] >= 1)
+    worker.signal(signal.SIGTERM)
+    await emulator.wait_for(lambda: "finishing running jobs" in worker.output)
+    worker.signal(signal.SIGTERM)
+    assert await worker.wait(timeout=30) == 0
+    assert f"job {job_id}: result not posted" in worker.output
