@@ -11,7 +11,12 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.fixtures.worker_process import ApiProcess, run_rpworker, write_handler
+from tests.fixtures.worker_process import (
+    EXITING_HANDLER,
+    ApiProcess,
+    run_rpworker,
+    write_handler,
+)
 
 BLOCKING = """
 import time
@@ -68,28 +73,11 @@ def test_ready_line_names_the_bound_port(
     assert (answer["status"], answer["output"]) == ("COMPLETED", "hi")
 
 
-EXITS = """
-import sys, time
-async def exits_async(job):
-    sys.exit(4)
-def handler(job):
-    how = job["input"]["how"]
-    if how == "slow":
-        time.sleep(1)
-        return "survived"
-    if how == "interrupt":
-        raise KeyboardInterrupt
-    if how == "exit":
-        sys.exit(3)
-    return exits_async(job)
-"""
-
-
 def test_a_handler_that_exits_fails_only_its_job(
     tmp_path: Path, api_process: Callable[..., ApiProcess]
 ) -> None:
     """Row 1: KeyboardInterrupt, sys.exit (sync and async) fail that job; the server goes on."""
-    api = api_process(write_handler(tmp_path, EXITS), "--rp_api_concurrency", "4")
+    api = api_process(write_handler(tmp_path, EXITING_HANDLER), "--rp_api_concurrency", "4")
     slow = _post(f"{api.url}/run", {"input": {"how": "slow"}})
     assert isinstance(slow, dict)
     for how, kind in (("interrupt", "KeyboardInterrupt"), ("exit", "SystemExit")):

@@ -8,6 +8,7 @@ import signal
 
 from bench.emulator import Emulator, Faults
 from tests.fixtures.platform import StartWorker
+from tests.fixtures.worker_process import EXITING_HANDLER
 
 ECHO = """
 def handler(job):
@@ -276,32 +277,15 @@ async def test_a_bad_setting_stops_the_worker_at_start(start_worker: StartWorker
     assert "RPWORKER_SHUTDOWN_GRACE='soon' is invalid: use a number" in worker.output
 
 
-EXITING = """
-import asyncio, sys, time
-async def exits_async():
-    sys.exit(4)
-def handler(job):
-    how = job["input"]
-    if how == "slow":
-        time.sleep(1)
-        return "survived"
-    if how == "interrupt":
-        raise KeyboardInterrupt
-    if how == "exit":
-        sys.exit(3)
-    if how == "async_exit":
-        return exits_async()
-    return how
-CONFIG = {"concurrency_modifier": lambda current: 2}
-"""
-
-
 async def test_a_handler_that_exits_fails_only_its_job(
     emulator: Emulator, start_worker: StartWorker
 ) -> None:
     """Row 2: each exit fails its own job; the slow one next to it is posted; takes go on."""
-    ids = await emulator.submit("slow", "interrupt", "exit", "async_exit", "later")
-    worker = await start_worker(EXITING)
+    hows = ("slow", "interrupt", "exit", "async_exit", "later")
+    ids = await emulator.submit(*({"how": how} for how in hows))
+    worker = await start_worker(
+        EXITING_HANDLER + "CONFIG = {'concurrency_modifier': lambda current: 2}\n"
+    )
     await emulator.wait_results(5)
     worker.signal()
     assert await worker.wait() == 0
