@@ -78,7 +78,7 @@ def build_image(resolved: ResolvedOptions, delivery: Delivery, out: Output) -> d
     delivery.check()
     options = resolved.options
     result = _build(options, _spec(resolved, options.directory, delivery, out), out)
-    published = _publish(result, options, delivery, out)
+    published = _publish(result.tags, delivery, out, result.platforms, options.context)
     if delivery.metadata_file is not None and published:
         write_metadata(delivery.metadata_file, published["publish"])
     return {**result.as_dict(), **published}
@@ -94,23 +94,23 @@ def _build(options: ImageOptions, spec: BaseSpec, out: Output) -> image.BuildRes
 
 
 def _publish(
-    built: image.BuildResult | Sequence[str],
-    options: ImageOptions | None,
+    tags: Sequence[str],
     delivery: Delivery,
     out: Output,
+    platforms: Mapping[str, Sequence[str]] | None = None,
+    context: str | None = None,
 ) -> dict[str, Any]:
-    """Publish a build's result (its tags, or the list of its platforms' images), or tags
-    already built; on the engine the build used."""
+    """Publish ``tags`` from the engine of ``context``; with ``platforms`` (platform ->
+    local tags of its image), as the manifest list of those images."""
     if not delivery.push:
         return {}
-    settings = replace(delivery.publish, context=options.context if options else None)
-    if isinstance(built, image.BuildResult) and built.platforms:
-        each = {name: [parse_ref(t) for t in local] for name, local in built.platforms.items()}
-        refs = [parse_ref(tag) for tag in built.tags]
+    settings = replace(delivery.publish, context=context)
+    refs = [parse_ref(tag) for tag in tags]
+    if platforms:
+        each = {name: [parse_ref(tag) for tag in local] for name, local in platforms.items()}
         result = publish_platforms(refs, each, settings, out)
     else:
-        tags = built.tags if isinstance(built, image.BuildResult) else built
-        result = publish([parse_ref(tag) for tag in tags], settings, out)
+        result = publish(refs, settings, out)
     if not out.json:
         out.line(summary(result))
     return {"publish": result.to_json()}
@@ -118,7 +118,7 @@ def _publish(
 
 def publish_refs(refs: Sequence[str], delivery: Delivery, out: Output) -> dict[str, Any]:
     """`rpbuild push`: publish tags already built; the publish result."""
-    published = _publish(refs, None, delivery, out)["publish"]
+    published = _publish(refs, delivery, out)["publish"]
     if delivery.metadata_file is not None:
         write_metadata(delivery.metadata_file, published)
     return dict(published)
@@ -142,7 +142,7 @@ def build_rows(
             matrix.directory, {**flags, "tags": tuple(tags)}, row.layer(matrix)
         )
         built = _build(resolved.options, _spec(resolved, Path("."), delivery, out), out)
-        published = _publish(built, resolved.options, delivery, out)
+        published = _publish(built.tags, delivery, out, built.platforms, resolved.options.context)
         results.append({"name": row.name, **built.as_dict(), **published})
     if delivery.metadata_file is not None:
         write_metadata(delivery.metadata_file, [record["publish"] for record in results])
