@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import docker
 import pytest
 
+from builder import engine
 from builder.registry.client import (
     ManifestUnknownError,
     RegistryAuthError,
@@ -24,7 +24,7 @@ from builder.registry.client import (
     TransientRegistryError,
 )
 from builder.registry.credentials import Credentials
-from builder.registry.push import engine, push_tag
+from builder.registry.push import push_tag
 from builder.registry.reference import parse_ref
 from tests.fixtures.registry import LocalRegistry
 
@@ -142,11 +142,11 @@ def test_registry_down_is_unreachable(dead_registry_host: str) -> None:
 @pytest.fixture(scope="module")
 def pushed(registry: LocalRegistry) -> Iterator[tuple[str, str]]:
     """A tiny image pushed to the open registry: (reference, digest the engine reported)."""
-    client = engine()
+    sdk = engine.sdk()
     ref = f"{registry.host}/rpbuild/registry-test:v1"
-    client.api.import_image_from_data(b"", repository=ref.rsplit(":", 1)[0], tag="v1")
-    yield ref, push_tag(client, parse_ref(ref), None).digest
-    client.images.remove(ref)
+    sdk.client.api.import_image_from_data(b"", repository=ref.rsplit(":", 1)[0], tag="v1")
+    yield ref, push_tag(sdk, parse_ref(ref), None).digest
+    sdk.client.images.remove(ref)
 
 
 @pytest.mark.registry
@@ -174,7 +174,7 @@ def test_basic_auth(auth_registry: LocalRegistry, tiny_image: Callable[..., str]
     assert auth_registry.username and auth_registry.password
     good = Credentials(auth_registry.username, auth_registry.password)
     ref = parse_ref(tiny_image(f"{auth_registry.host}/rpbuild/auth-test:v1"))
-    digest = push_tag(docker.from_env(), ref, good).digest
+    digest = push_tag(engine.sdk(), ref, good).digest
 
     assert RegistryClient(auth_registry.host, good).manifest_digest(ref) == digest
     with pytest.raises(RegistryAuthError, match="docker login"):
