@@ -102,9 +102,7 @@ def project(tmp_path: Path) -> Path:
 def serve(project: Path) -> Iterator[Serve]:
     running = Serve(project)
     yield running
-    if running.process.poll() is None:
-        running.process.kill()
-        running.process.wait()
+    running.stop()  # Ctrl-C, so the worker is stopped too (a kill would orphan it)
 
 
 def alive(pid: int) -> bool:

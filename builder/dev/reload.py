@@ -87,13 +87,15 @@ class Supervisor:
         process: subprocess.Popen[bytes] | None = None
         root = self.directory.resolve()
         try:
-            process = self._start()
-            for batch in watchfiles.watch(
+            batches = watchfiles.watch(
                 root,
                 watch_filter=lambda _change, path: watched(Path(path), root),
                 rust_timeout=int(self.interval * 1000),
                 yield_on_timeout=True,
-            ):
+            )
+            next(batches)  # watching from here: no edit made while the worker starts is lost
+            process = self._start()
+            for batch in batches:
                 described = describe(batch, root)
                 if described:
                     self.out.info(f"{', '.join(described)}: restarting the worker")
