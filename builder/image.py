@@ -17,11 +17,13 @@ import click
 
 from builder import compat, docker, labels, render, runtime_wheel, tags, verify
 from builder.context import AppSource, app_context, base_context
+from builder.option_checks import check_options
 from builder.spec import BaseSpec, ImageOptions
 
 DEFAULT_HANDLER = "handler.py"
 DEFAULT_REQUIREMENTS = "requirements.txt"
 RUNTIME_WHEEL = runtime_wheel.WHEEL_NAME
+LEFT_OUT_REASON = "looks like a credential (list it under include: in rpbuild.yaml to keep it)"
 
 
 @dataclass(frozen=True)
@@ -90,13 +92,17 @@ def find_app(options: ImageOptions) -> AppSource | None:
     handler = handler.resolve()
     root = directory.resolve()
     if root not in handler.parents:
-        root = handler.parent
+        raise click.BadParameter(
+            f"{handler} must be inside the project directory {root}, which is the build "
+            "context: move the handler into it, or pass the handler's own directory as DIR",
+            param_hint=["--handler"],
+        )
     requirements = options.requirements
     if requirements is not None and not requirements.is_file():
         raise click.BadParameter(f"{requirements} is not a file", param_hint=["--requirements"])
     if requirements is None and (root / DEFAULT_REQUIREMENTS).is_file():
         requirements = root / DEFAULT_REQUIREMENTS
-    return AppSource(root, handler.relative_to(root).as_posix(), requirements)
+    return AppSource(root, handler.relative_to(root).as_posix(), requirements, options.include)
 
 
 def _pip_conf(options: ImageOptions) -> bool:
@@ -108,6 +114,7 @@ def plan(options: ImageOptions, from_ref: str | None = None) -> Plan:
 
     ``from_ref`` replaces the resolved base reference (a digest-pinned one from the lock file).
     """
+    check_options(options)
     spec = compat.resolve(options)
     if from_ref is not None:
         spec = replace(spec, from_ref=from_ref)
@@ -143,8 +150,13 @@ def plan(options: ImageOptions, from_ref: str | None = None) -> Plan:
 
 
 def _final(data: render.RenderInput, options: ImageOptions) -> render.RenderInput:
-    """The last image built carries the GPU requirements and extra system packages."""
-    return replace(data, system_packages=options.system_packages, gpu_env=options.gpu.env())
+    """The last image built carries the GPU requirements, extra system packages and user."""
+    return replace(
+        data,
+        system_packages=options.system_packages,
+        gpu_env=options.gpu.env(),
+        user=options.user or "",
+    )
 
 
 def _secrets(options: ImageOptions) -> tuple[str, ...]:
@@ -167,13 +179,14 @@ def build(
     provenance = labels.provenance(options.directory)
     result = BuildResult(the_plan.spec)
     with tempfile.TemporaryDirectory(prefix="rpbuild-ctx-") as tmp:
+        base_context(Path(tmp) / "base", wheel, the_plan.base.dockerfile, RUNTIME_WHEEL)
+        if the_plan.app is not None:
+            assert the_plan.source is not None
+            app = app_context(Path(tmp) / "app", the_plan.source, the_plan.app.dockerfile)
+            for path in app.left_out:
+                sink(f"rpbuild: left out {path}: {LEFT_OUT_REASON}")
         for step in the_plan.steps:
             root = Path(tmp) / step.kind
-            if step.kind == "base":
-                base_context(root, wheel, step.dockerfile, RUNTIME_WHEEL)
-            else:
-                assert the_plan.source is not None
-                app_context(root, the_plan.source, step.dockerfile)
             sink(f"rpbuild: building the {step.kind} image {step.tags[0]} ({builder.kind})")
             image_id = docker.build(
                 builder,
