@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from builder.cli import main
+from builder.commands.cli import main
 
 
 def dry_run(project: Path) -> tuple[int, str]:

@@ -15,7 +15,7 @@ import dockerfile
 import pytest
 from click.testing import CliRunner
 
-from builder.cli import main
+from builder.commands.cli import main
 
 HOSTILE = (
     "x\nRUN echo INJECTED",

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from builder import docker
-from builder.cli import main
-from builder.context import AppSource, ContextError, app_context
+from builder import engine
+from builder.build.context import AppSource, ContextError, app_context
+from builder.commands.cli import main
 from tests.fixtures.docker_engine import STAND_IN, base_flags, rpbuild
 
 PRIVATE_KEY = (
@@ -214,7 +214,7 @@ def test_a_handler_outside_the_project_is_refused_with_the_fix(tmp_path: Path) -
     assert "inside" in result.output
 
 
-def _list_app(builder: docker.Builder, image: str) -> list[str]:
+def _list_app(builder: engine.Builder, image: str) -> list[str]:
     run = [builder.client, "run", "--rm", "--network", "none", "--entrypoint", "find", image]
     done = subprocess.run(
         [*run, "/app", "-mindepth", "1", "-printf", "%P %y %l\\n"],
@@ -227,7 +227,7 @@ def _list_app(builder: docker.Builder, image: str) -> list[str]:
 
 @pytest.mark.docker
 def test_rpbuild_copies_exactly_what_plain_docker_build_copies(
-    docker_builder: docker.Builder, gpu_base: object, tmp_path: Path
+    docker_builder: engine.Builder, gpu_base: object, tmp_path: Path
 ) -> None:
     project = make_tree(tmp_path / "project")
     (project / ".dockerignore").write_text(DOCKERIGNORE + "!cache/keep\n")

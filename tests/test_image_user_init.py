@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from builder import docker
+from builder import engine
 from tests.fixtures.docker_engine import base_flags, rpbuild
 
 # Starts `sh`, which starts `sleep` in the background and exits: sleep is orphaned,
@@ -50,7 +50,7 @@ runpod.serverless.start({"handler": handler})
 
 @pytest.mark.docker
 def test_the_worker_runs_as_the_user_and_pid_1_reaps_orphans(
-    docker_builder: docker.Builder, gpu_base: object, tmp_path: Path
+    docker_builder: engine.Builder, gpu_base: object, tmp_path: Path
 ) -> None:
     project = tmp_path / "project"
     project.mkdir()

@@ -16,10 +16,10 @@ from typing import Any
 import docker
 import pytest
 
-from builder.credentials import Credentials
-from builder.push import push_tag
-from builder.reference import parse_ref
-from builder.registry import RegistryAuthError, RegistryClient, keeps_authorization
+from builder.registry.client import RegistryAuthError, RegistryClient, keeps_authorization
+from builder.registry.credentials import Credentials
+from builder.registry.push import push_tag
+from builder.registry.reference import parse_ref
 from tests.fixtures.registry import LocalRegistry
 
 DIGEST = "sha256:" + "cd" * 32

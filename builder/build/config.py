@@ -19,9 +19,9 @@ import click
 import yaml
 from click.core import ParameterSource
 
-from builder import compat
-from builder.reference import parse_ref
-from builder.spec import GpuRequirements, ImageOptions
+from builder.build import compat
+from builder.build.spec import GpuRequirements, ImageOptions
+from builder.registry.reference import parse_ref
 from builder.values import (
     BUILD_ARG,
     DEB_PACKAGE,

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from builder.reference import parse_ref
-from builder.spec import ImageOptions
+from builder.build.spec import ImageOptions
+from builder.registry.reference import parse_ref
 from builder.values import BUILD_ARG, DEB_PACKAGE, MAJOR_MINOR, is_user, matches, shown
 
 
