@@ -1,5 +1,6 @@
 """A user and an init: the worker runs as the configured non-root user, and PID 1
-reaps the orphans a handler's subprocesses leave behind."""
+reaps the orphans a handler's subprocesses leave behind. The build says which
+credential it left out."""
 
 from __future__ import annotations
 
@@ -56,10 +57,12 @@ def test_the_worker_runs_as_the_user_and_pid_1_reaps_orphans(
     project.mkdir()
     (project / "handler.py").write_text(HANDLER)
     (project / "rpbuild.yaml").write_text("user: worker\n")
+    (project / ".env").write_text("TOKEN=do-not-ship\n")
     tag = f"local/rpbuild-user-{uuid.uuid4().hex[:12]}:test"
     try:
         code, _, output = rpbuild("image", str(project), *base_flags(), "-t", tag, "--no-verify")
         assert code == 0, output
+        assert output.count("left out .env") == 1, output
         job = json.dumps({"input": {}})
         run = subprocess.run(
             [docker_builder.client, "run", "--rm", "--network", "none", tag, "--test_input", job],
