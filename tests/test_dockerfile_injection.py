@@ -15,6 +15,7 @@ import dockerfile
 import pytest
 from click.testing import CliRunner
 
+from builder.build import render
 from builder.commands.cli import main
 
 HOSTILE = (
@@ -143,3 +144,23 @@ def test_a_hostile_project_directory_name_stays_one_label(
     code, payload, output = dry_run(directory)
     assert code == 0, output
     assert instructions(payload) == benign
+
+
+@pytest.mark.parametrize("value", ['a"b', "a\\", "a\\\nb", "$HOME", "${X:-y} z", "LABEL x=y"])
+def test_a_quoted_label_value_stays_one_value_of_one_instruction(value: str) -> None:
+    if "\n" in value:
+        with pytest.raises(ValueError, match="control character"):
+            render.quoted(value)
+        return
+    commands = list(dockerfile.parse_string(f"FROM x\nLABEL k={render.quoted(value)} j=1\n"))
+    assert [command.cmd for command in commands] == ["FROM", "LABEL"]
+    assert commands[1].value[0::2] == ("k", "j")
+
+
+def test_a_user_adds_exactly_its_instructions(project: Path, benign: list[list[str]]) -> None:
+    code, payload, output = dry_run(project, "--user", "worker")
+    assert code == 0, output
+    base, app = instructions(payload)
+    assert base == benign[0]
+    assert app == [*benign[1][:2], "RUN", *benign[1][2:-1], "USER", "ENTRYPOINT"]
+    assert parsed(payload)[1][-2].value == ("worker",)
