@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import click
-
+from builder.errors import InputError
 from builder.values import shown
 
 DOCKER_HUB = "docker.io"
@@ -65,12 +64,12 @@ def parse_ref(text: str) -> ImageRef:
     """Parse a reference; a missing tag means `latest` unless a digest is given."""
     rest, _, digest = text.partition("@")
     if digest and not _DIGEST.fullmatch(digest):
-        raise click.BadParameter(f"{shown(text)}: the digest must look like sha256:<64 hex digits>")
+        raise InputError(f"{shown(text)}: the digest must look like sha256:<64 hex digits>")
     first, slash, remainder = rest.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
         registry, path = first, remainder
         if not _REGISTRY.fullmatch(registry):
-            raise click.BadParameter(
+            raise InputError(
                 f"{shown(text)}: invalid registry host {shown(registry)}: use a host name or "
                 "address with an optional :port, e.g. ghcr.io or 127.0.0.1:5000"
             )
@@ -80,11 +79,11 @@ def parse_ref(text: str) -> ImageRef:
     if ":" in path.rsplit("/", 1)[-1]:
         path, tag = path.rsplit(":", 1)
         if not _TAG.fullmatch(tag):
-            raise click.BadParameter(f"{shown(text)}: invalid tag {shown(tag)}")
+            raise InputError(f"{shown(text)}: invalid tag {shown(tag)}")
     if registry == DOCKER_HUB and "/" not in path:
         path = f"library/{path}"
     if not path or not all(_COMPONENT.fullmatch(part) for part in path.split("/")):
-        raise click.BadParameter(
+        raise InputError(
             f"{shown(text)} is not an image reference: use [registry/]name[:tag] in lower case, "
             "e.g. ghcr.io/acme/worker:1.0"
         )
