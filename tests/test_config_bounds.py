@@ -57,3 +57,12 @@ def test_a_bad_flag_value_is_quoted_by_a_short_prefix(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "--repository" in result.output
     assert len(result.output) < 1500
+
+
+def test_a_matrix_file_with_aliases_is_refused(tmp_path: Path) -> None:
+    matrix = tmp_path / "matrix.yaml"
+    matrix.write_text(laughs(6).replace("system_packages:", "images:"))
+    result = CliRunner().invoke(main, ["matrix", "list", "--matrix-file", str(matrix)])
+    assert result.exit_code == 2, result.output[:500]
+    assert "alias" in result.output
+    assert len(result.output) < 2000

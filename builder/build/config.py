@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from builder.build import compat
+from builder.build import compat, user_yaml
 from builder.errors import InputError
 from builder.registry.reference import parse_ref
 from builder.values import (
@@ -185,25 +185,10 @@ GPU_FIELDS: dict[str, Validator] = {
 }
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML without aliases: rpbuild.yaml needs none, and nested aliases multiply a
-    small file into billions of values (the "billion laughs")."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(
-                None,
-                None,
-                "aliases (*name) are not allowed in rpbuild.yaml: write the value out",
-                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
-            )
-        return super().compose_node(parent, index)
-
-
 def parse(path: Path) -> dict[str, Any]:
     """The raw mapping, or a ProjectConfigError if the file is not a YAML mapping."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        data = user_yaml.load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "file"
