@@ -26,7 +26,7 @@ from pathlib import Path
 from docker.utils import build as docker_build
 from docker.utils.fnmatch import fnmatchcase
 
-from builder.errors import RpbuildError
+from builder.errors import InputError
 
 # Never part of an app image: VCS data, caches, local virtual environments. They come
 # before the project's .dockerignore, so a `!` line there can bring one back.
@@ -63,8 +63,9 @@ _PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?---
 _SCANNED_BYTES = 1 << 20
 
 
-class ContextError(RpbuildError):
-    """The project cannot become a build context as it is (a symlink loop)."""
+class ContextError(InputError):
+    """The project cannot become a build context as it is (a symlink loop); exit 2,
+    before anything is built."""
 
 
 class _Pattern(docker_build.Pattern):  # type: ignore[misc]
@@ -143,11 +144,11 @@ def _refuse_loop(link: Path, relative: str) -> None:
     except OSError as error:
         if error.errno != errno.ELOOP:
             return  # dangling: kept as a link, as Docker does
-        raise ContextError(f"{relative} is a symlink loop: {fix}") from error
+        raise ContextError(f"{link} is a symlink loop: {fix}") from error
     parent = Path(os.path.realpath(link.parent))
     if target == parent or target in parent.parents:
         raise ContextError(
-            f"{relative} links to {os.readlink(link)}, a directory that contains it: {fix}"
+            f"{link} links to {os.readlink(link)}, a directory that contains it: {fix}"
         )
 
 
