@@ -10,17 +10,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docker
-import docker.errors
-
-from builder import engine as engine_cli
+from builder import engine
 from builder.build import sbom
 from builder.errors import InputError, Source
 from builder.output import Output
 from builder.registry import signing
 from builder.registry.client import DigestLookup, RegistryError
 from builder.registry.credentials import Credentials, docker_config_env, resolve_credentials
-from builder.registry.push import LocalImageMissingError, PushedTag, engine, push_tag
+from builder.registry.push import LocalImageMissingError, PushedTag, push_tag
 from builder.registry.reference import ImageRef
 
 
@@ -67,15 +64,15 @@ class PublishResult:
         return asdict(self)
 
 
-def _local_image(client: docker.DockerClient, refs: Sequence[ImageRef]) -> Any:
+def _local_image(sdk: engine.Sdk, refs: Sequence[ImageRef]) -> engine.LocalImage:
     images = {}
     for ref in refs:
-        try:
-            images[str(ref)] = client.images.get(str(ref))
-        except docker.errors.ImageNotFound as exc:
+        found = sdk.image(str(ref))
+        if found is None:
             raise LocalImageMissingError(
                 f"no local image {ref}: build it first or fix the tag (see `docker images`)"
-            ) from exc
+            )
+        images[str(ref)] = found
     ids = {image.id for image in images.values()}
     if len(ids) > 1:
         raise InputError(
@@ -102,7 +99,7 @@ def publish(
     refs: Sequence[ImageRef],
     options: PublishOptions,
     out: Output | None = None,
-    client: docker.DockerClient | None = None,
+    sdk: engine.Sdk | None = None,
     platform: str | None = None,
 ) -> PublishResult:
     """Push all `refs` (tags of one local image), verify them, sign them when asked, and
@@ -112,11 +109,11 @@ def publish(
     its SBOM."""
     if not refs:
         raise InputError("nothing to publish: name at least one image tag")
-    client = client or engine(options.context)
-    image = _local_image(client, refs)
+    sdk = sdk or engine.sdk(options.context)
+    image = _local_image(sdk, refs)
     pushed = [
         push_tag(
-            client,
+            sdk,
             ref,
             options.credentials(ref.registry),
             attempts=options.attempts,
@@ -129,9 +126,7 @@ def publish(
     verify_pushed(pushed, options)
     pinned = ImageRef(refs[0].registry, refs[0].repository, None, pushed[0].digest)
     if options.sign is not None:
-        report = sbom.collect(
-            engine_cli.find_builder(context=options.context), str(refs[0]), platform
-        )
+        report = sbom.collect(engine.find_builder(context=options.context), str(refs[0]), platform)
         with options.tool_env(refs) as env:
             signing.sign(pinned, options.sign, env)
             signing.attest_sbom(
@@ -141,9 +136,9 @@ def publish(
         image=refs[0].name,
         tags=[str(ref) for ref in refs],
         digest=pushed[0].digest,
-        size=int(image.attrs.get("Size", 0)),
-        labels=dict(image.labels),
-        image_id=str(image.id),
+        size=image.size,
+        labels=image.labels,
+        image_id=image.id,
         signed=options.sign is not None,
     )
 
@@ -162,7 +157,7 @@ def publish_platforms(
     }
     sources = [f"{result.image}@{result.digest}" for result in each.values()]
     with options.tool_env(refs) as env:
-        pushed = [PushedTag(ref, engine_cli.create_list(str(ref), sources, env), 0) for ref in refs]
+        pushed = [PushedTag(ref, engine.create_list(str(ref), sources, env), 0) for ref in refs]
         verify_pushed(pushed, options)
         pinned = ImageRef(refs[0].registry, refs[0].repository, None, pushed[0].digest)
         if options.sign is not None:
