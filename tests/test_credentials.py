@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from builder.registry.credentials import Credentials, CredentialsError, resolve_credentials
+from builder.registry.credentials import (
+    Credentials,
+    CredentialsError,
+    docker_config_env,
+    resolve_credentials,
+)
 
 HOST = "127.0.0.1:5000"
 
@@ -69,3 +74,31 @@ def test_docker_hub_is_found_under_the_key_docker_login_writes(tmp_path: Path) -
     env = _config(tmp_path, {"auths": {"https://index.docker.io/v1/": {"auth": auth}}})
     assert resolve_credentials("docker.io", env=env) == Credentials("hubuser", "hubpw")
     assert resolve_credentials(HOST, env=env) is None
+
+
+def test_tools_get_the_logins_in_a_private_copy_of_the_docker_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """buildx and cosign read only the docker config: it gets rpbuild's credentials, keeps
+    the contexts and plugins, and the user's own file is never written."""
+    real = tmp_path / "docker"
+    (real / "cli-plugins").mkdir(parents=True)
+    original = {"auths": {"other.example": {"auth": "eDp5"}}, "credsStore": "desktop"}
+    (real / "config.json").write_text(json.dumps(original))
+    monkeypatch.setenv("DOCKER_CONFIG", str(real))
+    logins = {"127.0.0.1:5000": Credentials("me", "pw"), "docker.io": None}
+    with docker_config_env(logins) as env:
+        copy = Path(env["DOCKER_CONFIG"])
+        config = json.loads((copy / "config.json").read_text())
+        assert (copy / "cli-plugins").resolve() == (real / "cli-plugins").resolve()
+        assert (copy / "config.json").stat().st_mode & 0o077 == 0
+    assert base64.b64decode(config["auths"]["127.0.0.1:5000"]["auth"]) == b"me:pw"
+    assert config["auths"]["other.example"] == {"auth": "eDp5"}
+    assert "credsStore" not in config
+    assert not copy.exists()
+    assert json.loads((real / "config.json").read_text()) == original
+
+
+def test_without_logins_tools_get_the_environment_as_it_is() -> None:
+    with docker_config_env({"docker.io": None}) as env:
+        assert env == dict(os.environ)
