@@ -45,11 +45,11 @@ TAG = "cuda12.1.1-cudnn8-runtime-ubuntu22.04-py3.11-torch2.3.1-cu121-rpbuild0.1.
 
 def test_labels_that_agree_with_tag_platform_and_sbom_pass() -> None:
     config = {"architecture": "arm64", "config": {"Labels": LABELS}}
-    bom = _bom(rpbuild="0.1.0", torch="2.3.1+cu121")
+    bom = _bom(rpworker="0.1.0", torch="2.3.1+cu121")
     found = checks(f"{TAG}-arm64", "linux/arm64", config, bom)
     assert [c.name for c in found] == [
         "SBOM lists packages",
-        "SBOM runtime (rpbuild)",
+        "SBOM runtime",
         "SBOM torch",
         "tag",
         "architecture",
@@ -60,15 +60,15 @@ def test_labels_that_agree_with_tag_platform_and_sbom_pass() -> None:
 @pytest.mark.parametrize(
     ("tag", "architecture", "packages", "failing"),
     [
-        (TAG, "arm64", {"rpbuild": "0.1.0", "torch": "2.4.0+cu121"}, "SBOM torch"),
-        (TAG, "arm64", {"torch": "2.3.1+cu121"}, "SBOM runtime (rpbuild)"),
+        (TAG, "arm64", {"rpworker": "0.1.0", "torch": "2.4.0+cu121"}, "SBOM torch"),
+        (TAG, "arm64", {"torch": "2.3.1+cu121"}, "SBOM runtime"),
         (
             TAG.replace("py3.11", "py3.10"),
             "arm64",
-            {"rpbuild": "0.1.0", "torch": "2.3.1+cu121"},
+            {"rpworker": "0.1.0", "torch": "2.3.1+cu121"},
             "tag",
         ),
-        (TAG, "amd64", {"rpbuild": "0.1.0", "torch": "2.3.1+cu121"}, "architecture"),
+        (TAG, "amd64", {"rpworker": "0.1.0", "torch": "2.3.1+cu121"}, "architecture"),
     ],
 )
 def test_a_label_that_lies_fails_its_check(
@@ -114,8 +114,7 @@ def test_signed_image_verifies_and_a_tampered_tag_does_not(
         names = {c["name"]: c["actual"] for c in report["images"][0]["checks"]}
         assert names["tag"] in ref
         assert (
-            names["SBOM runtime (rpbuild)"]
-            == gpu_base["images"][-1]["labels"]["io.rpbuild.runtime-version"]
+            names["SBOM runtime"] == gpu_base["images"][-1]["labels"]["io.rpbuild.runtime-version"]
         )
 
         # Another image pushed under the same tag: the registry serves an unsigned digest.

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from builder.build import labels, sbom, tags
+from builder.build import labels, runtime_wheel, sbom, tags
 from builder.build.verify import Check
 from builder.errors import RpbuildError
 from builder.registry import signing
@@ -99,7 +99,7 @@ def checks(
     packages = sbom.python_versions(bom)
     result = [
         Check("SBOM lists packages", "yes", "yes" if bom.get("components") else "none"),
-        Check("SBOM runtime (rpbuild)", label("runtime-version"), packages.get("rpbuild", "none")),
+        Check("SBOM runtime", label("runtime-version"), packages.get(runtime_wheel.DIST, "none")),
         Check("SBOM torch", label("torch"), packages.get("torch", "none")),
     ]
     if tag and "-rpbuild" in tag:
