@@ -20,7 +20,7 @@ from builder.errors import InputError
 from builder.output import BuildSteps, Output
 from builder.registry.client import DigestLookup
 from builder.registry.lock import LockFile, lock_bases, read_lock, write_lock
-from builder.registry.pinning import Pinning, pinned_spec
+from builder.registry.pinning import Pinning, checked_spec, pinned_spec
 from builder.registry.publish import PublishOptions, publish, summary, write_metadata
 from builder.registry.reference import parse_ref
 
@@ -44,20 +44,14 @@ class Delivery:
 
 def plan_image(resolved: ResolvedOptions, pinning: Pinning) -> image.Plan:
     """The images and Dockerfiles a build would make (bases pinned without the registry)."""
-    spec = pinned_spec(
-        resolve_spec(resolved), resolved.options.directory, pinning, None, _no_warning
-    )
+    spec = pinned_spec(resolve_spec(resolved), resolved.options.directory, pinning)
     return image.plan(resolved.options, spec)
-
-
-def _no_warning(_text: str) -> None:
-    """Without a registry lookup there is nothing to warn about."""
 
 
 def _spec(
     resolved: ResolvedOptions, directory: Path, pinning: Pinning, lookup: DigestLookup, out: Output
 ) -> BaseSpec:
-    return pinned_spec(resolve_spec(resolved), directory, pinning, lookup, out.warn)
+    return checked_spec(resolve_spec(resolved), directory, pinning, lookup, out.warn)
 
 
 def build_image(resolved: ResolvedOptions, delivery: Delivery, out: Output) -> dict[str, Any]:
