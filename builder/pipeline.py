@@ -48,17 +48,13 @@ def plan_image(resolved: ResolvedOptions, pinning: Pinning) -> image.Plan:
     return image.plan(resolved.options, spec)
 
 
-def _spec(
-    resolved: ResolvedOptions, directory: Path, pinning: Pinning, lookup: DigestLookup, out: Output
-) -> BaseSpec:
-    return checked_spec(resolve_spec(resolved), directory, pinning, lookup, out.warn)
-
-
 def build_image(resolved: ResolvedOptions, delivery: Delivery, out: Output) -> dict[str, Any]:
     """Build (and verify) the image, then publish it when asked; the JSON result."""
     delivery.check()
     options = resolved.options
-    spec = _spec(resolved, options.directory, delivery.pinning, delivery.lookup(), out)
+    spec = checked_spec(
+        resolve_spec(resolved), options.directory, delivery.pinning, delivery.lookup(), out.warn
+    )
     result = _build(options, spec, out)
     published = _publish(result.images[-1].tags, delivery, out)
     if delivery.metadata_file is not None and published:
@@ -110,7 +106,7 @@ def build_rows(
         resolved = resolve_options(
             matrix.directory, {**flags, "tags": tuple(tags)}, row.layer(matrix)
         )
-        spec = _spec(resolved, Path("."), delivery.pinning, lookup, out)
+        spec = checked_spec(resolve_spec(resolved), Path("."), delivery.pinning, lookup, out.warn)
         built = _build(resolved.options, spec, out)
         published = _publish(tags, delivery, out)
         results.append({"name": row.name, **built.as_dict(), **published})
