@@ -14,6 +14,8 @@ from pathlib import Path
 
 from rpworker import logs
 from rpworker.serverless import ConfigError
+from rpworker.unsupported import NotProvided
+from rpworker.uploads import S3ClientMissing
 from rpworker.version import __version__
 
 SHIM_DIR = Path(__file__).resolve().parent / "_shim"
@@ -74,6 +76,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path, flags = _handler_file(args)
         return run_file(path, flags)
-    except (LaunchError, ConfigError) as exc:
+    except (LaunchError, ConfigError, NotProvided, S3ClientMissing) as exc:
         print(f"rpworker: error: {exc}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from rpworker import result_urls
 from rpworker.settings import Settings
 from rpworker.types import Job, ResultBody
 from rpworker.version import __version__
@@ -143,11 +144,12 @@ class Platform:
 
     async def done(self, job_id: str, data: bytes, *, is_stream: bool) -> bool:
         """Post a final result (or an IN_PROGRESS update) to job-done."""
-        url = fill(self.settings.done_url, self.settings.worker_id, job_id)
+        url = fill(result_urls.done_url(self.settings.done_url), self.settings.worker_id, job_id)
         return await self._post(with_query(url, {"isStream": str(is_stream).lower()}), data)
 
     async def chunk(self, job_id: str, data: bytes) -> bool:
-        url = fill(self.settings.stream_url, self.settings.worker_id, job_id)
+        template = result_urls.stream_url(self.settings.stream_url)
+        url = fill(template, self.settings.worker_id, job_id)
         return await self._post(with_query(url, {"isStream": "true"}), data)
 
     async def _post(self, url: str, data: bytes) -> bool:

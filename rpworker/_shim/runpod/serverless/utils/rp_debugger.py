@@ -1,0 +1,17 @@
+"""``runpod.serverless.utils.rp_debugger``: timings returned under ``--rp_debugger``."""
+
+from rpworker.debugger import (
+    Checkpoints,
+    FunctionTimer,
+    LineTimer,
+    clear_debugger_output,
+    get_debugger_output,
+)
+
+__all__ = [
+    "Checkpoints",
+    "FunctionTimer",
+    "LineTimer",
+    "clear_debugger_output",
+    "get_debugger_output",
+]
