@@ -163,6 +163,7 @@ FIELDS: dict[str, Check] = {
     "build_args": _mapping_of_scalars,
     "ca_bundle": _text,
     "platform": _text,
+    "runpod_sdk": _choice(("keep", "replace")),
 }
 """Top-level keys and their checks; ``null`` always means "use the default"."""
 
@@ -256,6 +257,7 @@ class ProjectConfig:
     min_gpus: int | None = None
     min_gpu_memory: int | None = None
     min_compute_capability: str | None = None
+    runpod_sdk: str | None = None
 
     @property
     def directory(self) -> Path:
@@ -291,7 +293,17 @@ def load(directory: Path, known_cuda: Sequence[str] = ()) -> ProjectConfig | Non
     return resolve(path, raw)
 
 
-_SAME_NAME = ("cuda", "python", "torch", "ubuntu", "flavor", "repository", "base_image", "platform")
+_SAME_NAME = (
+    "cuda",
+    "python",
+    "torch",
+    "ubuntu",
+    "flavor",
+    "repository",
+    "base_image",
+    "platform",
+    "runpod_sdk",
+)
 _FILES = ("handler", "requirements", "ca_bundle")
 
 

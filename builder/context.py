@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from builder.sdk_migration import Requirements
+
 # Never part of an app image: VCS data, caches, local virtual environments. A
 # .dockerignore in the handler directory excludes more (glob patterns relative to it).
 APP_IGNORE = (".git", "__pycache__", "*.pyc", ".venv", "venv", ".mypy_cache", ".pytest_cache")
@@ -27,6 +29,13 @@ class AppSource:
     directory: Path
     handler_file: str
     requirements: Path | None
+    install: Requirements | None = None
+    """The requirements as installed (the SDK dropped, the S3 extra added); None: as given."""
+
+    def requirements_text(self) -> str | None:
+        if self.install is not None:
+            return self.install.text
+        return None if self.requirements is None else self.requirements.read_text(encoding="utf-8")
 
 
 def runtime_requirements() -> str:
@@ -71,7 +80,8 @@ def _ignore(directory: Path) -> Callable[[str, list[str]], set[str]]:
 def app_context(root: Path, source: AppSource, dockerfile: str) -> Path:
     """Copy the handler directory (minus ignored files) and its requirements apart."""
     shutil.copytree(source.directory, root / "app", ignore=_ignore(source.directory))
-    if source.requirements is not None:
-        shutil.copy2(source.requirements, root / "requirements.txt")
+    text = source.requirements_text()
+    if text is not None:
+        (root / "requirements.txt").write_text(text, encoding="utf-8")
     (root / "Dockerfile").write_text(dockerfile, encoding="utf-8")
     return root

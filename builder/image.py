@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from builder import compat, docker, labels, render, runtime_wheel, tags, verify
+from builder import compat, docker, labels, render, runtime_wheel, sdk_migration, tags, verify
 from builder.context import AppSource, app_context, base_context
 from builder.spec import BaseSpec, ImageOptions
 
@@ -96,7 +96,8 @@ def find_app(options: ImageOptions) -> AppSource | None:
         raise click.BadParameter(f"{requirements} is not a file", param_hint=["--requirements"])
     if requirements is None and (root / DEFAULT_REQUIREMENTS).is_file():
         requirements = root / DEFAULT_REQUIREMENTS
-    return AppSource(root, handler.relative_to(root).as_posix(), requirements)
+    install = sdk_migration.app_requirements(root, requirements, options.runpod_sdk)
+    return AppSource(root, handler.relative_to(root).as_posix(), requirements, install)
 
 
 def _pip_conf(options: ImageOptions) -> bool:
@@ -134,7 +135,7 @@ def plan(options: ImageOptions, from_ref: str | None = None) -> Plan:
         from_ref=base_tags[0],
         labels=labels.app_labels(base_tags[0], title, version),
         handler_file=source.handler_file,
-        has_requirements=source.requirements is not None,
+        has_requirements=source.requirements_text() is not None,
         ca_bundle=ca_bundle,
         pip_conf=pip_conf,
     )
@@ -166,6 +167,9 @@ def build(
     wheel = runtime_wheel.locate()
     provenance = labels.provenance(options.directory)
     result = BuildResult(the_plan.spec)
+    if the_plan.source is not None and the_plan.source.install is not None:
+        for note in the_plan.source.install.notes:
+            sink(f"rpbuild: {note}")
     with tempfile.TemporaryDirectory(prefix="rpbuild-ctx-") as tmp:
         for step in the_plan.steps:
             root = Path(tmp) / step.kind
