@@ -48,6 +48,7 @@ def _stdout(python: str, env: dict[str, str], *, shim: bool) -> str:
     return done.stdout
 
 
+@pytest.mark.venv
 @pytest.mark.parametrize(
     "env",
     [

@@ -41,6 +41,7 @@ def _ours() -> list[tuple[str, Any, dict[str, Any]]]:
     ]
 
 
+@pytest.mark.venv
 def test_same_results_as_the_sdk_and_errors_where_it_crashes(
     sdk_results: list[dict[str, Any]],
 ) -> None:
