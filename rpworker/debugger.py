@@ -25,6 +25,9 @@ from rpworker.version import __version__
 IMPORTED_AT = time.perf_counter()
 """Where ``ready_delay_ms`` counts from: the SDK counts from its import too."""
 
+OS_INFO = f"{platform.system()} {platform.release()}"
+PYTHON_VERSION = platform.python_version()
+
 
 def _processor() -> str:
     try:
@@ -35,6 +38,9 @@ def _processor() -> str:
     except OSError:
         pass
     return platform.processor() or "Unable to get processor info."
+
+
+PROCESSOR = _processor()
 
 
 class Checkpoints:
@@ -131,9 +137,9 @@ def get_debugger_output() -> dict[str, Any]:
     checkpoints.clear()
     return {
         "system_info": {
-            "os": f"{platform.system()} {platform.release()}",
-            "processor": _processor(),
-            "python_version": platform.python_version(),
+            "os": OS_INFO,
+            "processor": PROCESSOR,
+            "python_version": PYTHON_VERSION,
             "runpod": __version__,
         },
         "timestamps": timestamps,

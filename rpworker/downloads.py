@@ -135,22 +135,37 @@ def _open(url: str, timeout: float) -> Iterator[HTTPResponse]:
     raise UnsafeURLError(f"exceeded maximum redirects ({MAX_REDIRECTS}): {url}")
 
 
-def _chunk_size(headers: Message) -> int:
-    try:
-        size = int(headers.get("Content-Length", 0))
-    except ValueError:
-        size = 0
-    if size <= 1024 * 1024:
+def calculate_chunk_size(file_size: int) -> int:
+    """1 KB chunks up to 1 MB, 1 MB up to 1 GB, 10 MB beyond, as the SDK reads."""
+    if file_size <= 1024 * 1024:
         return 1024
-    if size <= 1024**3:
+    if file_size <= 1024**3:
         return 1024 * 1024
     return 10 * 1024 * 1024
+
+
+def parse_content_length(headers: Message | dict[str, str]) -> int:
+    """The declared size, 0 when absent or malformed (the size cap is enforced while reading)."""
+    try:
+        return int(headers.get("Content-Length", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def extract_disposition_params(content_disposition: str) -> dict[str, str]:
+    """``key=value`` parameters of a Content-Disposition header, keys lower-cased."""
+    params = {}
+    for part in content_disposition.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep:
+            params[key.strip().lower()] = value.strip().strip('"')
+    return params
 
 
 def _save(response: HTTPResponse, path: str) -> None:
     limit = max_download_bytes()
     total = 0
-    size = _chunk_size(response.headers)
+    size = calculate_chunk_size(parse_content_length(response.headers))
     with open(path, "wb") as out:
         try:
             while chunk := response.read(size):
@@ -163,14 +178,7 @@ def _save(response: HTTPResponse, path: str) -> None:
 
 
 def _disposition_filename(headers: Message) -> str:
-    value = headers.get("Content-Disposition")
-    if not value:
-        return ""
-    for part in value.split(";"):
-        key, sep, param = part.strip().partition("=")
-        if sep and key.strip().lower() == "filename":
-            return param.strip().strip('"')
-    return ""
+    return extract_disposition_params(headers.get("Content-Disposition") or "").get("filename", "")
 
 
 def _download(url: str, base_path: str) -> str:

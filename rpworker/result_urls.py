@@ -13,9 +13,8 @@ import sys
 RP_HTTP = "runpod.serverless.modules.rp_http"
 
 
-def initial(env_name: str, placeholder: str) -> str:
+def initial(env_name: str, placeholder: str, worker_id: str) -> str:
     """The SDK's value at import: the env template with the worker id filled in."""
-    worker_id = os.environ.get("RUNPOD_POD_ID", "")
     return os.environ.get(env_name, placeholder).replace("$RUNPOD_POD_ID", worker_id)
 
 

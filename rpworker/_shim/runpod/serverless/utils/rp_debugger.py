@@ -1,6 +1,9 @@
 """``runpod.serverless.utils.rp_debugger``: timings returned under ``--rp_debugger``."""
 
 from rpworker.debugger import (
+    OS_INFO,
+    PROCESSOR,
+    PYTHON_VERSION,
     Checkpoints,
     FunctionTimer,
     LineTimer,
@@ -9,6 +12,9 @@ from rpworker.debugger import (
 )
 
 __all__ = [
+    "OS_INFO",
+    "PROCESSOR",
+    "PYTHON_VERSION",
     "Checkpoints",
     "FunctionTimer",
     "LineTimer",
