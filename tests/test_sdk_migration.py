@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from builder import config, docker
-from builder.sdk_migration import app_requirements
+from builder import engine
+from builder.build import config
+from builder.build.sdk_migration import app_requirements
 from rpworker import sdk_alias
 from tests.fixtures.docker_engine import base_flags, rpbuild
 from tests.fixtures.worker_process import json_lines, run_rpworker
@@ -104,7 +105,7 @@ def test_the_alias_path_yields_to_an_installed_sdk(tmp_path: Path) -> None:
     assert both.stdout.strip() == str(sdk_site / "runpod" / "__init__.py")
 
 
-def _run(builder: docker.Builder, *args: str) -> subprocess.CompletedProcess[str]:
+def _run(builder: engine.Builder, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [builder.client, "run", "--rm", "--network", "none", *args],
         capture_output=True,
@@ -116,7 +117,7 @@ def _run(builder: docker.Builder, *args: str) -> subprocess.CompletedProcess[str
 
 @pytest.mark.docker
 def test_a_migrated_worker_image_runs_its_template_start_commands(
-    docker_builder: docker.Builder, gpu_base: dict[str, Any], tmp_path: Path
+    docker_builder: engine.Builder, gpu_base: dict[str, Any], tmp_path: Path
 ) -> None:
     app = _app(tmp_path, "runpod==1.7.0\n")
     (app / "test_input.json").write_text('{"input": "file"}')

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from builder.sdk_migration import Requirements
+from builder.build.sdk_migration import Requirements
 
 # Never part of an app image: VCS data, caches, local virtual environments. A
 # .dockerignore in the handler directory excludes more (glob patterns relative to it).
