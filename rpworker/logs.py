@@ -1,10 +1,11 @@
 """rpworker's own log lines, and the SDK's ``RunPodLogger`` that handlers use.
 
-The two never meet the root logger's handlers: rpworker logs through the
-``rpworker`` logger, which does not propagate, and ``RunPodLogger`` prints
-like the SDK's. So a handler that installs a root ``logging.Handler``
-forwarding every record to ``RunPodLogger`` cannot recurse, and a handler's
-own logging configuration is never replaced.
+The two never meet the root logger's handlers: once rpworker runs a worker it
+logs through the ``rpworker`` logger with a handler of its own and no
+propagation, and ``RunPodLogger`` prints like the SDK's. So a handler that
+installs a root ``logging.Handler`` forwarding every record to
+``RunPodLogger`` cannot recurse, and a handler's own logging configuration is
+never replaced.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any, ClassVar
 _LEVELS = {"WARN": logging.WARNING, "WARNING": logging.WARNING}
 
 RPWORKER = logging.getLogger("rpworker")
-RPWORKER.propagate = False
 
 _installed: list[logging.Handler] = []
 """The handler :func:`install` put on the root logger and ``rpworker``, to replace it alone."""
@@ -36,7 +36,8 @@ def install(handler: logging.Handler, level: str | None) -> None:
     """Route rpworker's lines and unconfigured handler logs to ``handler`` at ``level``.
 
     Only the handler installed here before is replaced on the root logger;
-    handlers a user's code added stay.
+    handlers a user's code added stay. From then on rpworker's own records no
+    longer propagate to the root logger (used as a library, they still do).
     """
     root = logging.getLogger()
     for old in _installed:
@@ -46,6 +47,7 @@ def install(handler: logging.Handler, level: str | None) -> None:
     _installed[:] = [handler]
     root.addHandler(handler)
     RPWORKER.addHandler(handler)
+    RPWORKER.propagate = False
     number = level_number(level)
     root.setLevel(number)
     RPWORKER.setLevel(number)
