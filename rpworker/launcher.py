@@ -25,12 +25,13 @@ HANDLER_ENV = "RPWORKER_HANDLER"
 
 USAGE = f"""\
 usage: rpworker FILE [flags...]     run a handler file (FILE may come from ${HANDLER_ENV})
+       rpworker python [-u] FILE [flags...]  the same, from a template's start command
        rpworker gpu-check [args...]  check the GPUs and driver against the image's CUDA
        rpworker --help | --version
 
 Flags after FILE are the SDK's: --test_input JSON, --test_output JSON,
---rp_serve_api, --rp_api_host, --rp_api_port, --rp_api_concurrency, --rp_log_level
-(see `rpworker FILE --help`). Without flags FILE runs one job from ./test_input.json;
+--rp_serve_api, --rp_api_host, --rp_api_port, --rp_api_concurrency, --rp_log_level,
+--rp_debugger (see `rpworker FILE --help`). Without flags FILE runs one job from ./test_input.json;
 with RUNPOD_WEBHOOK_GET_JOB set it runs as a production worker.
 """
 
