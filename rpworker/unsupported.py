@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class NotProvided(ImportError):
     """A name of the SDK that rpworker's ``runpod`` lacks; the message says what to do.
@@ -46,7 +48,8 @@ NEWER_SDK = frozenset({"VolumeCache", "register_fitness_check"})
 """Worker-side names that SDK 1.12 added and no public worker uses yet."""
 
 
-def client_side(name: str, endpoint_url_base: str) -> NotProvided:
+def _client_side(name: str) -> NotProvided:
+    endpoint_url_base = os.environ.get("RUNPOD_ENDPOINT_BASE_URL", "https://api.runpod.ai/v2")
     return NotProvided(
         f"runpod.{name} is part of the SDK's client side, which rpworker's `runpod` "
         "(the worker side only) does not include: call the endpoint's HTTP API "
@@ -56,12 +59,17 @@ def client_side(name: str, endpoint_url_base: str) -> NotProvided:
     )
 
 
-def newer_sdk(module: str, name: str) -> NotProvided:
+def _newer_sdk(module: str, name: str) -> NotProvided:
     return NotProvided(
         f"{module}.{name} (added in SDK 1.12) is not supported by rpworker: remove it; "
         "rpworker checks the GPUs at start itself (see `rpworker gpu-check`)"
     )
 
 
-def missing(module: str, name: str) -> AttributeError:
+def explain(module: str, name: str) -> ImportError | AttributeError:
+    """What ``module.name`` raises where rpworker's ``runpod`` lacks it (for ``__getattr__``)."""
+    if module == "runpod" and name in CLIENT_SIDE:
+        return _client_side(name)
+    if name in NEWER_SDK:
+        return _newer_sdk(module, name)
     return AttributeError(f"module {module!r} has no attribute {name!r}")

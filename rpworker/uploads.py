@@ -20,6 +20,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -203,8 +204,25 @@ def bucket_upload(job_id: str, file_list: list[str], bucket_creds: dict[str, Any
     return urls
 
 
-def _key(file_name: str, prefix: str | None) -> str:
-    return f"{prefix}/{file_name}" if prefix else file_name
+def _to_bucket(
+    file_name: str,
+    bucket_creds: dict[str, Any] | None,
+    bucket_name: str | None,
+    prefix: str | None,
+    keep_locally: Callable[[], str],
+    send: Callable[[Any, str, str, Any], object],
+) -> str:
+    """Send as ``[prefix/]file_name`` to the bucket (default ``%m-%y``); its presigned URL.
+
+    Without bucket settings ``keep_locally`` runs instead and its path is returned.
+    """
+    client, transfer = get_boto_client(bucket_creds)
+    if client is None:
+        return keep_locally()
+    bucket = bucket_name or time.strftime("%m-%y")
+    key = f"{prefix}/{file_name}" if prefix else file_name
+    send(client, bucket, key, transfer)
+    return _presign(client, bucket, key)
 
 
 def upload_file_to_bucket(
@@ -216,16 +234,17 @@ def upload_file_to_bucket(
     extra_args: dict[str, Any] | None = None,
 ) -> str:
     """Upload a file as ``[prefix/]file_name``; a presigned URL (or ``local_upload/...``)."""
-    client, transfer = get_boto_client(bucket_creds)
-    if client is None:
-        return _save_locally(file_name, source_path=file_location)
-    bucket = bucket_name or time.strftime("%m-%y")
-    key = _key(file_name, prefix)
-    options: dict[str, Any] = {"Config": transfer}
-    if extra_args:
-        options["ExtraArgs"] = extra_args
-    client.upload_file(file_location, bucket, key, **options)
-    return _presign(client, bucket, key)
+    options: dict[str, Any] = {"ExtraArgs": extra_args} if extra_args else {}
+    return _to_bucket(
+        file_name,
+        bucket_creds,
+        bucket_name,
+        prefix,
+        lambda: _save_locally(file_name, source_path=file_location),
+        lambda client, bucket, key, transfer: client.upload_file(
+            file_location, bucket, key, Config=transfer, **options
+        ),
+    )
 
 
 def upload_in_memory_object(
@@ -236,10 +255,13 @@ def upload_in_memory_object(
     prefix: str | None = None,
 ) -> str:
     """Upload bytes as ``[prefix/]file_name``; a presigned URL (or ``local_upload/...``)."""
-    client, transfer = get_boto_client(bucket_creds)
-    if client is None:
-        return _save_locally(file_name, data=file_data)
-    bucket = bucket_name or time.strftime("%m-%y")
-    key = _key(file_name, prefix)
-    client.upload_fileobj(io.BytesIO(file_data), bucket, key, Config=transfer)
-    return _presign(client, bucket, key)
+    return _to_bucket(
+        file_name,
+        bucket_creds,
+        bucket_name,
+        prefix,
+        lambda: _save_locally(file_name, data=file_data),
+        lambda client, bucket, key, transfer: client.upload_fileobj(
+            io.BytesIO(file_data), bucket, key, Config=transfer
+        ),
+    )

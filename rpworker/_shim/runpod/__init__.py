@@ -20,9 +20,7 @@ endpoint_url_base = os.environ.get("RUNPOD_ENDPOINT_BASE_URL", "https://api.runp
 
 
 def __getattr__(name: str) -> Any:
-    if name in unsupported.CLIENT_SIDE:
-        raise unsupported.client_side(name, endpoint_url_base)
-    raise unsupported.missing(__name__, name)
+    raise unsupported.explain(__name__, name)
 
 
 __all__ = [

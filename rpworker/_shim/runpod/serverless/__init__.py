@@ -11,9 +11,7 @@ from . import modules, utils
 
 
 def __getattr__(name: str) -> Any:
-    if name in unsupported.NEWER_SDK:
-        raise unsupported.newer_sdk(__name__, name)
-    raise unsupported.missing(__name__, name)
+    raise unsupported.explain(__name__, name)
 
 
 __all__ = ["modules", "progress_update", "runpod_version", "start", "utils"]

@@ -19,9 +19,7 @@ def __getattr__(name: str) -> Any:
     if name in _FROM_UPLOAD or name == "rp_upload":
         upload = importlib.import_module(f"{__name__}.rp_upload")
         return upload if name == "rp_upload" else getattr(upload, name)
-    if name in unsupported.NEWER_SDK:
-        raise unsupported.newer_sdk(__name__, name)
-    raise unsupported.missing(__name__, name)
+    raise unsupported.explain(__name__, name)
 
 
 __all__ = [
