@@ -44,31 +44,29 @@ _warned: set[tuple[str, Any]] = set()
 """(key, constraint) pairs reported already: once per process is enough."""
 
 
-def _rules_of(schema: dict[str, Any], errors: list[str]) -> dict[str, dict[str, Any] | None]:
-    """Each key's rules; a JSON string is parsed as the SDK does, anything else is None."""
-    rules_by_key: dict[str, dict[str, Any] | None] = {}
+def _rules_of(schema: dict[str, Any], errors: list[str]) -> dict[str, dict[str, Any]]:
+    """The keys whose rules are a dict (a JSON string is parsed, as the SDK does)."""
+    rules_by_key: dict[str, dict[str, Any]] = {}
     for key, rules in schema.items():
         if isinstance(rules, str):
             try:
                 rules = json.loads(rules)
             except json.JSONDecodeError:
                 rules = None
-        if not isinstance(rules, dict):
+        if isinstance(rules, dict):
+            rules_by_key[key] = rules
+        else:
             errors.append(SCHEMA_ERROR.format(key))
-            rules = None
-        rules_by_key[key] = rules
     return rules_by_key
 
 
 def _required_and_defaults(
     raw_input: dict[str, Any],
-    rules_by_key: dict[str, dict[str, Any] | None],
+    rules_by_key: dict[str, dict[str, Any]],
     validated: dict[str, Any],
     errors: list[str],
 ) -> None:
     for key, rules in rules_by_key.items():
-        if rules is None:
-            continue
         if "type" not in rules:
             errors.append(MISSING_TYPE_ERROR.format(key))
         if "required" not in rules or (rules["required"] and key not in raw_input):
@@ -106,13 +104,11 @@ def _warn_skipped(key: str, rules: dict[str, Any], value: Any) -> None:
 
 
 def _types_and_constraints(
-    rules_by_key: dict[str, dict[str, Any] | None],
+    rules_by_key: dict[str, dict[str, Any]],
     validated: dict[str, Any],
     errors: list[str],
 ) -> None:
     for key, rules in rules_by_key.items():
-        if rules is None:
-            continue
         if key in validated:
             if "type" not in rules:
                 continue  # reported already; the SDK raises KeyError here
