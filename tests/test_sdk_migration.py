@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -13,6 +14,7 @@ import pytest
 
 from builder import engine
 from builder.build import config
+from builder.build.context import AppSource, app_context
 from builder.build.sdk_migration import app_requirements
 from rpworker import sdk_alias
 from tests.fixtures.docker_engine import base_flags, rpbuild
@@ -145,3 +147,16 @@ def test_rpbuild_yaml_runpod_sdk_accepts_keep_and_replace_only(tmp_path: Path) -
     assert config.resolve(tmp_path / "rpbuild.yaml", {"runpod_sdk": "keep"}).runpod_sdk == "keep"
     (issue,) = config.validate({"runpod_sdk": "yes"}, [])
     assert issue.key == "runpod_sdk"
+
+
+def test_the_written_requirements_keep_the_sources_time_so_the_layer_stays_cached(
+    tmp_path: Path,
+) -> None:
+    app = _app(tmp_path, PINNED)
+    requirements = app / "requirements.txt"
+    os.utime(requirements, (1_000_000, 1_000_000))
+    install = app_requirements(app, requirements, None)
+    source = AppSource(app, "handler.py", requirements, install)
+    written = app_context(tmp_path / "ctx", source, "FROM scratch\n") / "requirements.txt"
+    assert written.read_text() == "numpy==1.26.4  # math\n"
+    assert written.stat().st_mtime == 1_000_000

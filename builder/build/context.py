@@ -9,6 +9,7 @@ layer is keyed on that file alone.
 from __future__ import annotations
 
 import fnmatch
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,6 +83,10 @@ def app_context(root: Path, source: AppSource, dockerfile: str) -> Path:
     shutil.copytree(source.directory, root / "app", ignore=_ignore(source.directory))
     text = source.requirements_text()
     if text is not None:
-        (root / "requirements.txt").write_text(text, encoding="utf-8")
+        target = root / "requirements.txt"
+        target.write_text(text, encoding="utf-8")
+        # The file's time is part of the layer: keep the source's, so the layer stays cached.
+        stamp = source.requirements.stat().st_mtime if source.requirements else 0
+        os.utime(target, (stamp, stamp))
     (root / "Dockerfile").write_text(dockerfile, encoding="utf-8")
     return root
