@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from builder import engine
-from builder.build import config
+from builder.build import config, options
 from builder.build.context import AppSource, app_context
 from builder.build.sdk_migration import app_requirements
 from rpworker import sdk_alias
@@ -144,7 +144,9 @@ def test_a_migrated_worker_image_runs_its_template_start_commands(
 
 def test_rpbuild_yaml_runpod_sdk_accepts_keep_and_replace_only(tmp_path: Path) -> None:
     assert config.validate({"runpod_sdk": "keep"}, []) == []
-    assert config.resolve(tmp_path / "rpbuild.yaml", {"runpod_sdk": "keep"}).runpod_sdk == "keep"
+    project = config.resolve(tmp_path / "rpbuild.yaml", {"runpod_sdk": "keep"})
+    resolved = options.resolve_options(tmp_path, {}, options.Layer.of_project(project))
+    assert resolved.options.runpod_sdk == "keep"
     (issue,) = config.validate({"runpod_sdk": "yes"}, [])
     assert issue.key == "runpod_sdk"
 
