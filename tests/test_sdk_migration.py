@@ -158,7 +158,8 @@ def test_the_written_requirements_keep_the_sources_time_so_the_layer_stays_cache
     requirements = app / "requirements.txt"
     os.utime(requirements, (1_000_000, 1_000_000))
     install = app_requirements(app, requirements, None)
-    source = AppSource(app, "handler.py", requirements, install)
-    written = app_context(tmp_path / "ctx", source, "FROM scratch\n") / "requirements.txt"
+    source = AppSource(app, "handler.py", requirements, install=install)
+    app_context(tmp_path / "ctx", source, "FROM scratch\n")
+    written = tmp_path / "ctx" / "requirements.txt"
     assert written.read_text() == "numpy==1.26.4  # math\n"
     assert written.stat().st_mtime == 1_000_000
