@@ -237,3 +237,17 @@ async def test_a_reassigned_job_done_url_is_where_results_go(tmp_path: Path) -> 
         ]
     finally:
         await elsewhere.close()
+
+
+def test_an_async_handler_calls_the_blocking_downloads_alike(tmp_path: Path, files: Files) -> None:
+    job = {"input": {"urls": [f"{files.url}/data.txt", f"{files.url}/broken"]}}
+    results = {
+        r: run_test_mode(r, "async_download", tmp_path, job, **LOOPBACK_DOWNLOADS) for r in RUNTIMES
+    }
+    assert results["rpworker"] == results["sdk"]
+    assert results["sdk"]["output"] == {
+        "found": [True, False],
+        "type": "txt",
+        "original_name": "data.txt",
+        "first": "plain file",
+    }
