@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.emulator import Emulator  # noqa: E402
+from builder.build import runtime_wheel  # noqa: E402
 
 HANDLERS = str(ROOT / "bench" / "handlers.py")
 SDK_VENV = ROOT / ".cache" / "venvs" / "runpod"
@@ -297,8 +298,8 @@ def _build_ours() -> Path:
     pip = [str(OURS_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
     _quiet([*pip, "-r", str(ROOT / "rpworker" / "requirements.txt")])
     with tempfile.TemporaryDirectory() as wheels:
-        _quiet([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, str(ROOT)])
-        (wheel,) = Path(wheels).glob("*.whl")
+        wheel = Path(wheels) / runtime_wheel.WHEEL_NAME
+        wheel.write_bytes(runtime_wheel.wheel_bytes(ROOT / "rpworker"))
         _quiet([*pip, "--no-deps", str(wheel)])
     return OURS_VENV
 

@@ -15,14 +15,27 @@ from pathlib import Path
 from typing import Any
 
 from builder.build import compat, config
+from builder.build.option_checks import check_options
 from builder.build.spec import BaseSpec, GpuRequirements, ImageOptions
 from builder.errors import IncompatibleChoiceError, InputError, Source, flag
 
-SCALARS = ("cuda", "python", "torch", "ubuntu", "flavor", "repository", "base_image", "platform")
+SCALARS = (
+    "cuda",
+    "python",
+    "torch",
+    "ubuntu",
+    "flavor",
+    "repository",
+    "base_image",
+    "platform",
+    "user",
+)
 """Options a file sets like the flag of the same name."""
 FILES = ("handler", "requirements", "ca_bundle")
 """Options naming a file: a flag's path is as given, a file's is relative to the file."""
 GPU = ("min_gpus", "min_gpu_memory", "min_compute_capability")
+FILE_ONLY = ("runpod_sdk",)
+"""Options only rpbuild.yaml sets."""
 FLAG_ONLY = ("secrets", "no_cache", "template", "verify")
 """Options only the command line sets."""
 _FLAGS = {"tags": "--tag", "build_args": "--build-arg", "secrets": "--secret"}
@@ -42,10 +55,11 @@ class Layer:
 
     @classmethod
     def of_project(cls, project: config.ProjectConfig) -> Layer:
-        values = {name: getattr(project, name) for name in (*SCALARS, *FILES, *GPU)}
+        values = {name: getattr(project, name) for name in (*SCALARS, *FILES, *GPU, *FILE_ONLY)}
         values |= {
             "tags": project.tags,
             "system_packages": project.system_packages,
+            "include": project.include,
             "build_args": project.build_args,
         }
         return cls(str(project.path), project.directory, values)
@@ -71,7 +85,7 @@ def resolve_options(
         values[name], sources[name] = value, source
 
     below = layer.values if layer else {}
-    for name in (*SCALARS, *FILES, *GPU, "tags", "system_packages"):
+    for name in (*SCALARS, *FILES, *GPU, *FILE_ONLY, "tags", "system_packages", "include"):
         if flags.get(name) not in (None, ()):
             take(name, flags[name], _flag(name))
         elif below.get(name) not in (None, ()):
@@ -96,6 +110,7 @@ def resolve_options(
         values.pop("min_compute_capability", None),
     )
     options = ImageOptions(directory=directory, gpu=gpu, **values)
+    check_options(options, sources)
     return ResolvedOptions(options, sources)
 
 
