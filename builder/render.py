@@ -42,7 +42,7 @@ class RenderInput:
 def base_input(spec: BaseSpec, **extra: Any) -> RenderInput:
     return RenderInput(
         from_ref=spec.from_ref,
-        require_cuda=spec.cuda.require_cuda,
+        require_cuda=spec.require_cuda,
         cuda_version=spec.cuda.version,
         python=spec.python,
         python_source=spec.python_source,
