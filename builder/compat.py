@@ -369,14 +369,29 @@ def _resolve_python(
     data: CompatData,
     ubuntu: UbuntuRelease,
     torch: TorchRelease | None,
-    wanted: str | None,
-    custom_base: bool,
+    options: ImageOptions,
 ) -> tuple[str, str]:
-    """Pick the Python version and where it comes from: ``distro`` or ``deadsnakes``."""
+    """Pick the Python version and where it comes from: ``distro`` or ``deadsnakes``.
+
+    A ``--base-image`` installs from its own apt sources, whose Python rpbuild cannot know
+    before building: without ``--python`` it is refused, unless ``--ubuntu`` says which
+    Ubuntu release the base is (then that release's default applies).
+    """
+    custom_base = options.base_image is not None
+    wanted = options.python
     allowed = [p for p in data.pythons if torch is None or p in torch.python]
     if not custom_base:
         provided = {ubuntu.distro_python, *ubuntu.deadsnakes}
         allowed = [p for p in allowed if p in provided]
+    if wanted is None and custom_base and options.ubuntu is None:
+        raise IncompatibleChoiceError(
+            "--python",
+            "(none)",
+            f"the default Python of --base-image {options.base_image} is unknown before "
+            "building (rpbuild knows only the nvidia/cuda Ubuntu releases'); pass the version "
+            "its apt installs as python3.X (Debian 12: 3.11), or --ubuntu for an Ubuntu base",
+            _flag("--python", _nearest(ubuntu.default_python, allowed)),
+        )
     if wanted is None:
         if not allowed:
             raise IncompatibleChoiceError(
@@ -410,7 +425,7 @@ def resolve(options: ImageOptions, data: CompatData | None = None) -> BaseSpec:
     flavor = _resolve_flavor(cuda, options.flavor)
     torch = _resolve_torch(data, cuda, options.torch)
     custom_base = options.base_image is not None
-    python, source = _resolve_python(data, ubuntu, torch, options.python, custom_base)
+    python, source = _resolve_python(data, ubuntu, torch, options)
     index, url = cuda.torch_index, data.torch_index_url.format(index=cuda.torch_index)
     wheel = TorchWheel(torch.version, index, url) if torch else None
     cuda_ref = f"{CUDA_IMAGE}:{cuda.version}-{cuda.cudnn_tag}-{flavor}-ubuntu{ubuntu_name}"

@@ -30,6 +30,7 @@ class RenderInput:
     python: str = ""
     python_source: str = "distro"
     torch: TorchWheel | None = None
+    toolchain: tuple[str, ...] = ()
     runtime_wheel: str = ""
     system_packages: tuple[str, ...] = ()
     ca_bundle: bool = False
@@ -47,8 +48,18 @@ def base_input(spec: BaseSpec, **extra: Any) -> RenderInput:
         python=spec.python,
         python_source=spec.python_source,
         torch=spec.torch,
+        toolchain=toolchain(spec),
         **extra,
     )
+
+
+def toolchain(spec: BaseSpec) -> tuple[str, ...]:
+    """What torch.compile needs at run time: Inductor and Triton compile C (a compiler and
+    Python's headers). Only images with torch get it; a template can drop it for a slim image
+    by overriding the ``python`` block."""
+    if spec.torch is None:
+        return ()
+    return ("gcc", "libc6-dev", f"python{spec.python}-dev")
 
 
 def _environment(template: Path | None) -> jinja2.Environment:

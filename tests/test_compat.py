@@ -62,6 +62,18 @@ def test_a_python_not_the_distros_comes_from_deadsnakes() -> None:
     assert resolve(cuda="12.6", ubuntu="24.04").python == "3.12"
 
 
+def test_a_custom_base_without_python_is_refused_naming_the_flag() -> None:
+    error = refusal(cuda="12.1", base_image="local/debian:bookworm")
+    assert error.option == "--python"
+    assert "default Python of --base-image local/debian:bookworm is unknown" in str(error)
+    assert error.choices == ["--python 3.10", "--python 3.11"]
+
+
+def test_a_custom_ubuntu_base_named_by_ubuntu_takes_that_releases_python() -> None:
+    spec = resolve(cuda="12.8", ubuntu="24.04", base_image="me/cuda:ubuntu24.04")
+    assert (spec.python, spec.python_source) == ("3.12", "distro")
+
+
 def test_a_custom_base_takes_python_from_its_own_distro() -> None:
     spec = resolve(cuda="12.1", python="3.11", base_image="local/debian:bookworm")
     assert (spec.python_source, spec.custom_base) == ("distro", True)

@@ -25,7 +25,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle install -y --no-install-recommends software-properties-common gpg-agent \
     && SSL_CERT_FILE=/run/secrets/ca_bundle add-apt-repository -y ppa:deadsnakes/ppa \
     && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle update \
-    && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle install -y --no-install-recommends python3.13 python3.13-venv \
+    && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle install -y --no-install-recommends python3.13 python3.13-venv gcc libc6-dev python3.13-dev \
     && python3.13 -m venv /opt/venv
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
