@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from builder import compat, driver_table
-from builder.require_cuda import RequireCuda, RequireCudaError, parse
-from builder.spec import ImageOptions
+from builder.build import compat, driver_table
+from builder.build.require_cuda import RequireCuda, RequireCudaError, parse
+from builder.build.spec import ImageOptions
 
 RECORDED = Path(__file__).parent / "data" / "nvidia_require_cuda.yaml"
 
@@ -67,5 +67,5 @@ def test_the_runtimes_driver_table_is_generated_from_the_data() -> None:
     shipped = driver_table.runtime_path().read_text()
     assert shipped == driver_table.text(compat.load()), (
         "rpworker/cuda_drivers.json differs from images/cuda.yaml: regenerate it with "
-        "builder.driver_table (`rpbuild data refresh` does)"
+        "builder.build.driver_table (`rpbuild data refresh` does)"
     )

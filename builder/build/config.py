@@ -1,0 +1,351 @@
+"""rpbuild.yaml: a project's defaults, so `rpbuild image` in its directory needs no flags.
+
+Loading is three steps, each its own function: :func:`parse` (YAML only, into
+the raw mapping), :func:`validate` (every problem at once: key, bad value,
+what is allowed) and :func:`resolve` (the typed config with defaults filled
+in). :func:`with_project_defaults` then fills the options of `rpbuild image`
+that its command line left unset; flags always win.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from click.core import ParameterSource
+
+from builder.build import compat
+from builder.build.spec import GpuRequirements, ImageOptions
+from builder.registry.reference import parse_ref
+
+FILE_NAME = "rpbuild.yaml"
+
+_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
+_MAJOR_MINOR = re.compile(r"^\d+\.\d+$")
+_DEB_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[\w.+:~-]+)?$")
+_FLAVORS = ("runtime", "devel")
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in the file: where, what was found, what would be accepted."""
+
+    key: str
+    value: Any
+    message: str
+    allowed: str | None = None
+
+    def describe(self, path: Path) -> str:
+        text = f"{path}: {self.key}: {self.message} (got {self.value!r})"
+        return f"{text}; allowed: {self.allowed}" if self.allowed else text
+
+
+class ConfigError(click.ClickException):
+    """rpbuild.yaml is unusable; exit 2 like any other bad input."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path, issues: Sequence[ConfigIssue]) -> None:
+        self.path = path
+        self.issues = list(issues)
+        lines = [f"{len(self.issues)} problem(s) in {path}:"]
+        lines += [f"  {issue.describe(path)}" for issue in self.issues]
+        lines.append(f"Fix {path.name} (see the README's configuration reference).")
+        super().__init__("\n".join(lines))
+
+
+Check = Callable[[str, Any], "ConfigIssue | None"]
+
+
+def _is_tagged_ref(text: str) -> bool:
+    """A reference `rpbuild push` accepts as a tag: reference.py's grammar, no digest."""
+    try:
+        return parse_ref(text).digest is None
+    except click.BadParameter:
+        return False
+
+
+def _is_repository(text: str) -> bool:
+    """A repository is a reference that still takes a tag."""
+    return _is_tagged_ref(f"{text}:latest")
+
+
+def _string(valid: Callable[[str], object], allowed: str, hint: str = "") -> Check:
+    def check(key: str, value: Any) -> ConfigIssue | None:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return ConfigIssue(
+                key, value, f'must be a quoted string, e.g. {key}: "{value}"{hint}', allowed
+            )
+        if not isinstance(value, str) or not valid(value):
+            return ConfigIssue(key, value, "invalid value", allowed)
+        return None
+
+    return check
+
+
+def _choice(choices: Sequence[str]) -> Check:
+    def check(key: str, value: Any) -> ConfigIssue | None:
+        if value not in choices:
+            return ConfigIssue(key, value, "unknown choice", ", ".join(choices))
+        return None
+
+    return check
+
+
+def _int(minimum: int, unit: str = "") -> Check:
+    def check(key: str, value: Any) -> ConfigIssue | None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            return ConfigIssue(key, value, "invalid value", f"an integer >= {minimum}{unit}")
+        return None
+
+    return check
+
+
+def _list_of(item: Check, allowed: str) -> Check:
+    def check(key: str, value: Any) -> ConfigIssue | None:
+        if not isinstance(value, list):
+            return ConfigIssue(key, value, "must be a list", allowed)
+        for index, entry in enumerate(value):
+            issue = item(f"{key}[{index}]", entry)
+            if issue is not None:
+                return issue
+        return None
+
+    return check
+
+
+def _mapping_of_scalars(key: str, value: Any) -> ConfigIssue | None:
+    scalars = (str, int, float, bool)
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, scalars) for k, v in value.items()
+    ):
+        return ConfigIssue(key, value, "must map names to values", "NAME: value pairs")
+    return None
+
+
+def _relative_file(key: str, value: Any) -> ConfigIssue | None:
+    if not isinstance(value, str) or not value or Path(value).is_absolute():
+        return ConfigIssue(key, value, "invalid file name", "a path relative to the project")
+    return None
+
+
+def _text(key: str, value: Any) -> ConfigIssue | None:
+    if not isinstance(value, str) or not value:
+        return ConfigIssue(key, value, "must be a non-empty string", "text")
+    return None
+
+
+_PYTHON_HINT = " (unquoted, YAML reads 3.10 as the number 3.1)"
+
+FIELDS: dict[str, Check] = {
+    "cuda": _string(_VERSION.match, 'a CUDA release such as "12.1" or "12.4.1"'),
+    "python": _string(_MAJOR_MINOR.match, 'a Python version such as "3.11"', _PYTHON_HINT),
+    "torch": _string(_VERSION.match, 'a torch release such as "2.4.1", or null for none'),
+    "ubuntu": _string(_MAJOR_MINOR.match, 'an Ubuntu release such as "22.04"'),
+    "flavor": _choice(_FLAVORS),
+    "repository": _string(_is_repository, "an image repository such as ghcr.io/you/worker"),
+    "tags": _list_of(
+        _string(_is_tagged_ref, "image reference"),
+        "a list of image references such as [ghcr.io/you/worker:v1]",
+    ),
+    "handler": _relative_file,
+    "requirements": _relative_file,
+    "system_packages": _list_of(
+        _string(_DEB_PACKAGE.match, "apt package"), "a list of apt package names such as [ffmpeg]"
+    ),
+    "base_image": _text,
+    "build_args": _mapping_of_scalars,
+    "ca_bundle": _text,
+    "platform": _text,
+}
+"""Top-level keys and their checks; ``null`` always means "use the default"."""
+
+GPU_FIELDS: dict[str, Check] = {
+    "min_gpus": _int(1),
+    "min_gpu_memory": _int(1, " (MB of free memory per GPU)"),
+    "min_compute_capability": _string(_MAJOR_MINOR.match, 'a compute capability such as "8.0"'),
+}
+
+
+def parse(path: Path) -> dict[str, Any]:
+    """The raw mapping, or a ConfigError if the file is not a YAML mapping."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "file"
+        raise ConfigError(path, [ConfigIssue(where, None, f"not valid YAML: {exc}")]) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            path, [ConfigIssue("(top level)", data, "must be a mapping", "key: value lines")]
+        )
+    return data
+
+
+def _check_section(
+    raw: Mapping[str, Any],
+    checks: Mapping[str, Check],
+    prefix: str = "",
+    sections: Sequence[str] = (),
+) -> list[ConfigIssue]:
+    issues = []
+    for key, value in raw.items():
+        name = f"{prefix}{key}"
+        check = checks.get(str(key))
+        if check is None:
+            keys = ", ".join([*checks, *sections])
+            issues.append(ConfigIssue(name, value, "unknown key", keys))
+        elif value is not None:
+            issue = check(name, value)
+            if issue is not None:
+                issues.append(issue)
+    return issues
+
+
+def validate(raw: Mapping[str, Any], known_cuda: Sequence[str] = ()) -> list[ConfigIssue]:
+    """Every problem in the file, in file order; empty when it is usable.
+
+    ``known_cuda`` (from the compatibility data) turns a well-formed but
+    unknown CUDA release into an error listing the releases there are.
+    """
+    top = {k: v for k, v in raw.items() if k != "gpu"}
+    issues = _check_section(top, FIELDS, sections=["gpu"])
+    gpu = raw.get("gpu")
+    if gpu is not None and not isinstance(gpu, dict):
+        issues.append(ConfigIssue("gpu", gpu, "must be a mapping", ", ".join(GPU_FIELDS)))
+    elif gpu:
+        issues += _check_section(gpu, GPU_FIELDS, "gpu.")
+    cuda = raw.get("cuda")
+    if (
+        known_cuda
+        and isinstance(cuda, str)
+        and _VERSION.match(cuda)
+        and not any(compat.is_release_of(release, cuda) for release in known_cuda)
+    ):
+        issues.append(ConfigIssue("cuda", cuda, "unknown CUDA release", ", ".join(known_cuda)))
+    return issues
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """A validated rpbuild.yaml; ``None`` means "rpbuild image decides"."""
+
+    path: Path
+    cuda: str | None = None
+    python: str | None = None
+    torch: str | None = None
+    ubuntu: str | None = None
+    flavor: str | None = None
+    repository: str | None = None
+    tags: tuple[str, ...] = ()
+    handler: str = "handler.py"
+    requirements: str | None = None
+    system_packages: tuple[str, ...] = ()
+    base_image: str | None = None
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    ca_bundle: str | None = None
+    platform: str | None = None
+    min_gpus: int | None = None
+    min_gpu_memory: int | None = None
+    min_compute_capability: str | None = None
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+
+def resolve(path: Path, raw: Mapping[str, Any]) -> ProjectConfig:
+    """The typed config of a validated mapping; relative paths stay relative to the file."""
+    gpu = raw.get("gpu") or {}
+    values = {k: v for k, v in raw.items() if k != "gpu" and v is not None}
+    values.update({k: v for k, v in gpu.items() if v is not None})
+    values["tags"] = tuple(values.get("tags", ()))
+    values["system_packages"] = tuple(values.get("system_packages", ()))
+    values["build_args"] = {k: _yaml_scalar(v) for k, v in values.get("build_args", {}).items()}
+    return ProjectConfig(path=path, **values)
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def load(directory: Path, known_cuda: Sequence[str] = ()) -> ProjectConfig | None:
+    """The project's config, ``None`` when the directory has no rpbuild.yaml."""
+    path = directory / FILE_NAME
+    if not path.is_file():
+        return None
+    raw = parse(path)
+    issues = validate(raw, known_cuda)
+    if issues:
+        raise ConfigError(path, issues)
+    return resolve(path, raw)
+
+
+_SAME_NAME = ("cuda", "python", "torch", "ubuntu", "flavor", "repository", "base_image", "platform")
+_FILES = ("handler", "requirements", "ca_bundle")
+
+
+def _given_flags() -> set[str]:
+    """Parameters of the running command set on its command line (or by env var)."""
+    ctx = click.get_current_context()
+    defaults = (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
+    return {name for name in ctx.params if ctx.get_parameter_source(name) not in defaults}
+
+
+def _project_file(project: ProjectConfig, key: str, name: str) -> Path:
+    path = project.directory / Path(name).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            project.path, [ConfigIssue(key, name, "file not found", "an existing file")]
+        )
+    return path
+
+
+def with_project_defaults(options: ImageOptions) -> ImageOptions:
+    """``options`` with DIR's rpbuild.yaml filling whatever the command line left unset.
+
+    Build arguments merge (a flag overrides the same name); system packages
+    have no flag and always come from the file.
+    """
+    project = load(options.directory, [release.version for release in compat.load().cuda])
+    if project is None:
+        return options
+    given = _given_flags()
+    changes: dict[str, Any] = {
+        name: getattr(project, name)
+        for name in _SAME_NAME
+        if name not in given and getattr(project, name) is not None
+    }
+    changes |= {
+        name: _project_file(project, name, getattr(project, name))
+        for name in _FILES
+        if name not in given and getattr(project, name) is not None
+    }
+    if "tags" not in given and project.tags:
+        changes["tags"] = project.tags
+    overridden = {key for key, _ in options.build_args}
+    file_args = tuple((k, v) for k, v in project.build_args.items() if k not in overridden)
+    gpu = options.gpu
+    return dataclasses.replace(
+        options,
+        **changes,
+        system_packages=options.system_packages or project.system_packages,
+        build_args=file_args + options.build_args,
+        gpu=GpuRequirements(
+            gpu.min_gpus if "min_gpus" in given else project.min_gpus,
+            gpu.min_free_memory_mb if "min_gpu_memory" in given else project.min_gpu_memory,
+            gpu.min_compute_capability
+            if "min_compute_capability" in given
+            else project.min_compute_capability,
+        ),
+    )

@@ -1,0 +1,201 @@
+"""``rpbuild image`` as a library: plan (pure), then build, then verify.
+
+Without a handler the plan is one GPU base image; with one, the base it needs and the
+app image FROM it. The final image gets the GPU requirements, system packages and a
+user template. The CLI, the image matrix and the bake file all call ``plan``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from builder import engine
+from builder.build import compat, labels, render, runtime_wheel, tags, verify
+from builder.build.context import AppSource, app_context, base_context
+from builder.build.spec import BaseSpec, ImageOptions
+
+DEFAULT_HANDLER = "handler.py"
+DEFAULT_REQUIREMENTS = "requirements.txt"
+RUNTIME_WHEEL = runtime_wheel.WHEEL_NAME
+
+
+@dataclass(frozen=True)
+class ImageStep:
+    """One image to build: its kind (base or app), Dockerfile text and tags."""
+
+    kind: str
+    dockerfile: str
+    tags: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "tags": list(self.tags), "dockerfile": self.dockerfile}
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: BaseSpec
+    base: ImageStep
+    app: ImageStep | None
+    source: AppSource | None
+
+    @property
+    def steps(self) -> tuple[ImageStep, ...]:
+        return (self.base, self.app) if self.app else (self.base,)
+
+
+@dataclass
+class BuiltImage:
+    kind: str
+    tags: tuple[str, ...]
+    id: str
+    labels: dict[str, str]
+    verify: verify.VerifyResult | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "tags": list(self.tags),
+            "id": self.id,
+            "labels": self.labels,
+            "verify": self.verify.as_dict() if self.verify else None,
+        }
+
+
+@dataclass
+class BuildResult:
+    spec: BaseSpec
+    images: list[BuiltImage] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"images": [image.as_dict() for image in self.images]}
+
+
+def find_app(options: ImageOptions) -> AppSource | None:
+    """The handler directory, if there is a handler; validates the paths given."""
+    directory = options.directory
+    if not directory.is_dir():
+        raise click.BadParameter(f"{directory} is not a directory", param_hint=["DIR"])
+    handler = options.handler
+    if handler is None:
+        if not (directory / DEFAULT_HANDLER).is_file():
+            return None
+        handler = directory / DEFAULT_HANDLER
+    if not handler.is_file():
+        raise click.BadParameter(f"{handler} is not a file", param_hint=["--handler"])
+    handler = handler.resolve()
+    root = directory.resolve()
+    if root not in handler.parents:
+        root = handler.parent
+    requirements = options.requirements
+    if requirements is not None and not requirements.is_file():
+        raise click.BadParameter(f"{requirements} is not a file", param_hint=["--requirements"])
+    if requirements is None and (root / DEFAULT_REQUIREMENTS).is_file():
+        requirements = root / DEFAULT_REQUIREMENTS
+    return AppSource(root, handler.relative_to(root).as_posix(), requirements)
+
+
+def _pip_conf(options: ImageOptions) -> bool:
+    return any("id=pip_conf" in secret.split(",") for secret in options.secrets)
+
+
+def plan(options: ImageOptions, from_ref: str | None = None) -> Plan:
+    """Resolve and render everything; touches no engine, builds nothing.
+
+    ``from_ref`` replaces the resolved base reference (a digest-pinned one from the lock file).
+    """
+    spec = compat.resolve(options)
+    if from_ref is not None:
+        spec = replace(spec, from_ref=from_ref)
+    source = find_app(options)
+    ca_bundle, pip_conf = options.ca_bundle is not None, _pip_conf(options)
+    version = tags.axes(spec)
+    base_tags: tuple[str, ...] = (tags.base_tag(spec, None if source else options.repository),)
+    if source is None and options.tags:
+        base_tags = options.tags
+    base_input = render.base_input(
+        spec,
+        labels=labels.base_labels(spec, version),
+        runtime_wheel=RUNTIME_WHEEL,
+        ca_bundle=ca_bundle,
+        pip_conf=pip_conf,
+    )
+    if source is None:
+        text = render.render(render.BASE_TEMPLATE, _final(base_input, options), options.template)
+        return Plan(spec, ImageStep("base", text, base_tags), None, None)
+    base = ImageStep("base", render.render(render.BASE_TEMPLATE, base_input), base_tags)
+    title = tags.repository_name(source.directory.name)
+    app_tags = options.tags or (tags.app_tag(spec, options.repository or title),)
+    app_input = render.RenderInput(
+        from_ref=base_tags[0],
+        labels=labels.app_labels(base_tags[0], title, version),
+        handler_file=source.handler_file,
+        has_requirements=source.requirements is not None,
+        ca_bundle=ca_bundle,
+        pip_conf=pip_conf,
+    )
+    app_text = render.render(render.APP_TEMPLATE, _final(app_input, options), options.template)
+    return Plan(spec, base, ImageStep("app", app_text, app_tags), source)
+
+
+def _final(data: render.RenderInput, options: ImageOptions) -> render.RenderInput:
+    """The last image built carries the GPU requirements and extra system packages."""
+    return replace(data, system_packages=options.system_packages, gpu_env=options.gpu.env())
+
+
+def _secrets(options: ImageOptions) -> tuple[str, ...]:
+    bundle = () if options.ca_bundle is None else (f"id=ca_bundle,src={options.ca_bundle}",)
+    return (*options.secrets, *bundle)
+
+
+def build(
+    options: ImageOptions, sink: Callable[[str], None], from_ref: str | None = None
+) -> BuildResult:
+    """Build the plan's images in order, verifying each unless ``options.verify`` is off.
+
+    Only the final image gets the provenance labels: a base built on the way to an app
+    stays byte-identical while its inputs do, so the app's layers stay cached.
+    """
+    the_plan = plan(options, from_ref)
+    builder = engine.find_builder()
+    engine.check_engine(builder)
+    wheel = runtime_wheel.locate()
+    provenance = labels.provenance(options.directory)
+    result = BuildResult(the_plan.spec)
+    with tempfile.TemporaryDirectory(prefix="rpbuild-ctx-") as tmp:
+        for step in the_plan.steps:
+            root = Path(tmp) / step.kind
+            if step.kind == "base":
+                base_context(root, wheel, step.dockerfile, RUNTIME_WHEEL)
+            else:
+                assert the_plan.source is not None
+                app_context(root, the_plan.source, step.dockerfile)
+            sink(f"rpbuild: building the {step.kind} image {step.tags[0]} ({builder.kind})")
+            image_id = engine.build(
+                builder,
+                engine.BuildRequest(
+                    context=root,
+                    dockerfile=root / "Dockerfile",
+                    tags=step.tags,
+                    labels=provenance if step is the_plan.steps[-1] else {},
+                    build_args=options.build_args,
+                    secrets=_secrets(options),
+                    platform=options.platform,
+                    no_cache=options.no_cache,
+                ),
+                sink,
+            )
+            info = engine.inspect(builder, image_id)
+            built = BuiltImage(step.kind, step.tags, image_id, info.labels)
+            if options.verify:
+                sink(f"rpbuild: verifying {step.tags[0]}")
+                built.verify = verify.verify(
+                    builder, step.tags[0], info, the_plan.spec, options.platform
+                )
+            result.images.append(built)
+    return result

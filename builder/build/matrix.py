@@ -1,0 +1,205 @@
+"""The image matrix (images/matrix.yaml): which GPU base images the project publishes.
+
+Rows are records with a unique name, resolved through the compatibility data at load,
+so a row that cannot work fails before any build, naming the row. The same rows feed
+`matrix list`, the bake file, `matrix build` and the CI shard matrix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from builder.build import compat, tags
+from builder.build.spec import BaseSpec, ImageOptions
+from builder.errors import IncompatibleChoiceError
+
+MATRIX_FILE = "matrix.yaml"
+AXES = ("cuda", "python", "torch", "ubuntu", "flavor")
+FILTER_KEYS = ("name", *AXES)
+_ROW_KEYS = {"name", "default", *AXES}
+_TOP_KEYS = {"registry", "repository", "images"}
+_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+class MatrixError(click.UsageError):
+    """The matrix file is malformed or has rows the compatibility data rules out."""
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(f"{source}:\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    name: str
+    options: ImageOptions
+    spec: BaseSpec
+    default: bool = True
+
+    def axis(self, key: str) -> str:
+        """The row's value for a filter key, fully resolved (cuda 12.1 -> 12.1.1)."""
+        values = {
+            "name": self.name,
+            "cuda": self.spec.cuda.version,
+            "python": self.spec.python,
+            "torch": self.spec.torch.version if self.spec.torch else "none",
+            "ubuntu": self.spec.ubuntu,
+            "flavor": self.spec.flavor,
+        }
+        return values[key]
+
+    def tags(self, registry: str, repository: str, prefix: str = "") -> list[str]:
+        """The full tag (every axis) and the row name as a short alias."""
+        name = f"{registry}/{repository}"
+        return [f"{name}:{prefix}{tags.axes(self.spec)}", f"{name}:{prefix}{self.name}"]
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """`directory` (the matrix file's) is where rows build from: no handler, git provenance."""
+
+    source: str
+    directory: Path
+    registry: str
+    repository: str
+    rows: tuple[MatrixRow, ...]
+
+
+def _read(path: Path | None) -> tuple[str, Path, Any]:
+    if path is None:
+        shipped = resources.files("builder.images")
+        text = shipped.joinpath(MATRIX_FILE).read_text("utf-8")
+        return f"images/{MATRIX_FILE}", Path(str(shipped)), yaml.safe_load(text)
+    try:
+        return str(path), path.parent, yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise MatrixError(str(path), [f"cannot read the matrix: {exc}"]) from exc
+
+
+def _row(index: int, raw: Any, problems: list[str], data: compat.CompatData) -> MatrixRow | None:
+    where = f"images[{index}]"
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a mapping with name, {', '.join(AXES)}")
+        return None
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        problems.append(f"{where}: name {name!r} must be kebab-case ([a-z0-9] and '-')")
+        return None
+    where = f"row {name!r}"
+    before = len(problems)
+    if unknown := sorted(set(raw) - _ROW_KEYS):
+        problems.append(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_ROW_KEYS)}")
+    for axis in AXES:
+        if not isinstance(raw.get(axis), str):
+            problems.append(f"{where}: {axis} must be a quoted string, got {raw.get(axis)!r}")
+    if not isinstance(raw.get("default", True), bool):
+        problems.append(f"{where}: default must be true or false")
+    if len(problems) > before:
+        return None
+    options = ImageOptions(**{axis: raw[axis] for axis in AXES})
+    try:
+        spec = compat.resolve(options, data)
+    except IncompatibleChoiceError as exc:
+        problems.append(f"{where}: {exc.option.lstrip('-')} {exc.message}")
+        return None
+    return MatrixRow(name, options, spec, raw.get("default", True))
+
+
+def load_matrix(path: Path | None = None, data: compat.CompatData | None = None) -> Matrix:
+    """Load, shape-check and resolve every row; all problems are reported at once."""
+    source, directory, raw = _read(path)
+    if not isinstance(raw, dict) or not isinstance(raw.get("images"), list):
+        raise MatrixError(source, ["expected a mapping with an `images` list of rows"])
+    problems: list[str] = []
+    if unknown := sorted(set(raw) - _TOP_KEYS):
+        problems.append(f"unknown key(s) {unknown}; allowed: {sorted(_TOP_KEYS)}")
+    data = data or compat.load()
+    rows = [_row(i, item, problems, data) for i, item in enumerate(raw["images"])]
+    seen: set[str] = set()
+    for row in rows:
+        if row is not None and row.name in seen:
+            problems.append(f"row {row.name!r}: the name is used twice; names must be unique")
+        seen.update([row.name] if row else [])
+    if problems:
+        raise MatrixError(source, problems)
+    return Matrix(
+        source=source,
+        directory=directory,
+        registry=str(raw.get("registry", "docker.io")),
+        repository=str(raw.get("repository", tags.BASE_REPOSITORY)),
+        rows=tuple(row for row in rows if row is not None),
+    )
+
+
+def parse_filters(texts: Iterable[str]) -> dict[str, list[str]]:
+    """`key=value` texts; the same key twice means either value."""
+    filters: dict[str, list[str]] = {}
+    for text in texts:
+        key, sep, value = text.partition("=")
+        if not sep or key not in FILTER_KEYS or not value:
+            raise click.BadParameter(
+                f"{text!r}: use KEY=VALUE with KEY one of {', '.join(FILTER_KEYS)}",
+                param_hint=["--filter"],
+            )
+        filters.setdefault(key, []).append(value)
+    return filters
+
+
+def _matches(row: MatrixRow, key: str, wanted: str) -> bool:
+    if key in ("cuda", "torch", "python"):
+        return compat.is_release_of(row.axis(key), wanted)
+    return row.axis(key) == wanted
+
+
+def select(matrix: Matrix, filters: dict[str, list[str]]) -> list[MatrixRow]:
+    """Rows matching every key (any of its values); `cuda=12.1` matches 12.1.1."""
+    rows = [
+        row
+        for row in matrix.rows
+        if all(any(_matches(row, key, v) for v in values) for key, values in filters.items())
+    ]
+    if not rows:
+        wanted = ", ".join(f"{k}={'|'.join(v)}" for k, v in filters.items())
+        names = ", ".join(row.name for row in matrix.rows)
+        raise click.BadParameter(
+            f"no row of {matrix.source} matches {wanted}; rows: {names}", param_hint=["--filter"]
+        )
+    return rows
+
+
+def describe(matrix: Matrix, rows: Sequence[MatrixRow], registry: str) -> list[dict[str, Any]]:
+    """One record per row: the axes and its tags (`matrix list --json`)."""
+    return [
+        {
+            **{key: row.axis(key) for key in FILTER_KEYS},
+            "default": row.default,
+            "base": row.spec.from_ref,
+            "tags": row.tags(registry, matrix.repository),
+        }
+        for row in rows
+    ]
+
+
+def table(records: Sequence[dict[str, Any]]) -> str:
+    """A plain-text table of `describe` records (the full tag last)."""
+    columns = [*FILTER_KEYS, "tag"]
+    cells = [[*(str(r[key]) for key in FILTER_KEYS), r["tags"][0]] for r in records]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = [columns, *cells]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def github_matrix(rows: Sequence[MatrixRow]) -> dict[str, list[dict[str, str]]]:
+    """`strategy.matrix` for GitHub Actions: one job per row, keyed by its name."""
+    return {"include": [{key: row.axis(key) for key in FILTER_KEYS} for row in rows]}

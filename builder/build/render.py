@@ -1,0 +1,97 @@
+"""Render Dockerfiles: pure functions from a resolved spec to text.
+
+Same inputs, same bytes: no clock, no environment, sorted mappings. A user template
+(``--template FILE``) is loaded from its own directory first and may extend ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import click
+import jinja2
+
+from builder.build.spec import BaseSpec, TorchWheel
+
+BASE_TEMPLATE = "base.Dockerfile.j2"
+APP_TEMPLATE = "app.Dockerfile.j2"
+
+
+@dataclass(frozen=True)
+class RenderInput:
+    """Every variable the templates use; StrictUndefined makes a missing one an error."""
+
+    from_ref: str
+    labels: dict[str, str]
+    require_cuda: str = ""
+    cuda_version: str = ""
+    python: str = ""
+    python_source: str = "distro"
+    torch: TorchWheel | None = None
+    toolchain: tuple[str, ...] = ()
+    runtime_wheel: str = ""
+    system_packages: tuple[str, ...] = ()
+    ca_bundle: bool = False
+    pip_conf: bool = False
+    gpu_env: dict[str, str] = field(default_factory=dict)
+    handler_file: str = ""
+    has_requirements: bool = False
+
+
+def base_input(spec: BaseSpec, **extra: Any) -> RenderInput:
+    return RenderInput(
+        from_ref=spec.from_ref,
+        require_cuda=spec.require_cuda,
+        cuda_version=spec.cuda.version,
+        python=spec.python,
+        python_source=spec.python_source,
+        torch=spec.torch,
+        toolchain=toolchain(spec),
+        **extra,
+    )
+
+
+def toolchain(spec: BaseSpec) -> tuple[str, ...]:
+    """What torch.compile needs at run time: Inductor and Triton compile C (a compiler and
+    Python's headers). Only images with torch get it; a template can drop it for a slim image
+    by overriding the ``python`` block."""
+    if spec.torch is None:
+        return ()
+    return ("gcc", "libc6-dev", f"python{spec.python}-dev")
+
+
+def _environment(template: Path | None) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("builder.templates", ".")]
+    if template is not None:
+        loaders.insert(0, jinja2.FileSystemLoader(str(template.parent)))
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render(name: str, data: RenderInput, template: Path | None = None) -> str:
+    """Render template ``name`` (or the user's ``template`` file instead of it).
+
+    Empty blocks leave blank lines; runs of them collapse to one.
+    """
+    env = _environment(template)
+    variables = {f.name: getattr(data, f.name) for f in fields(data)}
+    try:
+        text = env.get_template(template.name if template else name).render(variables)
+    except jinja2.TemplateError as error:
+        if template is None:
+            raise
+        raise click.BadParameter(
+            f"{template}: {error} (blocks and variables: see {BASE_TEMPLATE})",
+            param_hint=["--template"],
+        ) from error
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    kept = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]
+    return "\n".join(kept) + "\n"

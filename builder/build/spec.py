@@ -1,0 +1,123 @@
+"""What to build: the user's options (every field may be unset) and the resolved spec.
+
+``ImageOptions`` is the one object the ``image`` command fills from its flags; a config
+file can pre-fill it. ``compat.resolve`` turns it into a ``BaseSpec``: every version
+decided, ready for rendering, tagging and verification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from builder.build.require_cuda import RequireCuda
+
+
+@dataclass(frozen=True)
+class GpuRequirements:
+    """Baked as RPWORKER_MIN_* env; the runtime's GPU check enforces them at startup."""
+
+    min_gpus: int | None = None
+    min_free_memory_mb: int | None = None
+    min_compute_capability: str | None = None
+
+    def env(self) -> dict[str, str]:
+        values = {
+            "RPWORKER_MIN_GPUS": self.min_gpus,
+            "RPWORKER_MIN_FREE_MEMORY_MB": self.min_free_memory_mb,
+            "RPWORKER_MIN_COMPUTE_CAPABILITY": self.min_compute_capability,
+        }
+        return {key: str(value) for key, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """Everything ``rpbuild image`` accepts; ``None`` means "use the default"."""
+
+    directory: Path = Path(".")
+    cuda: str | None = None
+    python: str | None = None
+    torch: str | None = None
+    ubuntu: str | None = None
+    flavor: str | None = None
+    handler: Path | None = None
+    requirements: Path | None = None
+    system_packages: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    repository: str | None = None
+    base_image: str | None = None
+    build_args: tuple[tuple[str, str], ...] = ()
+    secrets: tuple[str, ...] = ()
+    ca_bundle: Path | None = None
+    platform: str | None = None
+    no_cache: bool = False
+    template: Path | None = None
+    gpu: GpuRequirements = field(default_factory=GpuRequirements)
+    verify: bool = True
+
+
+@dataclass(frozen=True)
+class CudaRelease:
+    version: str
+    ubuntu: tuple[str, ...]
+    flavors: tuple[str, ...]
+    cudnn_version: str
+    cudnn_tag: str
+    require_cuda: tuple[tuple[str, RequireCuda], ...]
+    """NVIDIA_REQUIRE_CUDA of NVIDIA's image, per architecture (``amd64``, ``arm64``)."""
+    end_of_life: bool = False
+
+    @property
+    def major_minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+    @property
+    def architectures(self) -> tuple[str, ...]:
+        return tuple(arch for arch, _ in self.require_cuda)
+
+    def require_for(self, arch: str) -> RequireCuda:
+        return dict(self.require_cuda)[arch]
+
+    @property
+    def torch_index(self) -> str:
+        """The torch wheel index built for this release: ``12.1.1`` -> ``cu121``."""
+        return "cu" + self.major_minor.replace(".", "")
+
+
+@dataclass(frozen=True)
+class TorchWheel:
+    """One torch release from one CUDA wheel index."""
+
+    version: str
+    index: str
+    index_url: str
+
+    @property
+    def local_version(self) -> str:
+        return f"{self.version}+{self.index}"
+
+    @property
+    def cuda(self) -> str:
+        return index_cuda(self.index)
+
+
+def index_cuda(index: str) -> str:
+    """The CUDA major.minor a torch wheel index is built for: ``cu121`` -> ``12.1``."""
+    digits = index.removeprefix("cu")
+    return f"{digits[:-1]}.{digits[-1]}"
+
+
+@dataclass(frozen=True)
+class BaseSpec:
+    """A fully resolved GPU base image: the axes of its tag and the claims verify checks."""
+
+    cuda: CudaRelease
+    ubuntu: str
+    flavor: str
+    python: str
+    python_source: str
+    torch: TorchWheel | None
+    from_ref: str
+    custom_base: bool
+    require_cuda: str
+    """NVIDIA_REQUIRE_CUDA for the target architecture, byte for byte NVIDIA's."""

@@ -1,0 +1,58 @@
+"""`rpbuild init [DIR]`: a worker project that `rpbuild image` builds with no flags."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from builder import output
+from builder.build import config
+from builder.dev import scaffold
+
+DEFAULT_CUDA = "12.1"
+DEFAULT_PYTHON = "3.11"
+
+
+def project_name(directory: Path) -> str:
+    """A valid image repository name from the directory's name."""
+    name = re.sub(r"[^a-z0-9]+", "-", directory.resolve().name.lower()).strip("-")
+    return name or "worker"
+
+
+@click.command("init")
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--repository",
+    metavar="REPO",
+    help="Image repository the tags are made from, e.g. ghcr.io/you/worker "
+    "[default: the directory's name].",
+)
+@click.option("--cuda", default=DEFAULT_CUDA, show_default=True, help="CUDA release.")
+@click.option("--python", default=DEFAULT_PYTHON, show_default=True, help="Python version.")
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@output.json_option
+def init(
+    directory: Path,
+    repository: str | None,
+    cuda: str,
+    python: str,
+    force: bool,
+    json_output: bool,
+) -> None:
+    """Create a worker project in DIRECTORY: handler.py, test_input.json,
+    requirements.txt and rpbuild.yaml."""
+    out = output.for_command(json_output)
+    name = project_name(directory)
+    project = scaffold.Project(name=name, repository=repository or name, cuda=cuda, python=python)
+    issues = config.validate({"repository": project.repository, "cuda": cuda, "python": python})
+    if issues:
+        raise click.UsageError(
+            "\n".join(f"--{i.key} {i.value!r}: {i.message}; allowed: {i.allowed}" for i in issues)
+        )
+    paths = scaffold.write(directory, project, force=force)
+    out.result(
+        {"directory": str(directory), "files": [str(path) for path in paths]},
+        "\n".join(f"created {path}" for path in paths) + f"\nnext: cd {directory} && rpbuild serve",
+    )
