@@ -183,13 +183,13 @@ def evaluate(
             )
         )
     if image is not None:
-        for finding in _driver_rules(facts, image):
-            (findings if finding.code == "driver-too-old" else notes).append(finding)
+        problem, notes = _driver_rules(facts, image)
+        findings += [problem] if problem else []
     findings.extend(_unmet_requirements(facts.devices, requirements))
     return findings, notes
 
 
-def _driver_rules(facts: GpuFacts, image: ImageCuda) -> list[Finding]:
+def _driver_rules(facts: GpuFacts, image: ImageCuda) -> tuple[Finding | None, list[Finding]]:
     """NVIDIA's rules for running CUDA ``image`` on the host's driver, in NVIDIA's order.
 
     1. The driver supports the image's CUDA version: nothing to say.
@@ -197,7 +197,7 @@ def _driver_rules(facts: GpuFacts, image: ImageCuda) -> list[Finding]:
        minimum, runs it; PTX JIT and APIs newer than the driver need the release's driver.
     3. Forward compatibility: an older driver runs it through the image's cuda-compat
        libraries, on datacenter GPUs and on the driver branches the release supports.
-    Otherwise the driver is too old.
+    Otherwise the driver is too old: the problem; the rule that applied is a note.
     """
     results: list[Finding] = []
     family = cuda_compat.family(image.version[0])
@@ -212,10 +212,11 @@ def _driver_rules(facts: GpuFacts, image: ImageCuda) -> list[Finding]:
         )
     driver, have = facts.driver_version, facts.cuda_driver_version
     need = image.version
+    have_text, need_text = cuda_compat.text(have or need), cuda_compat.text(need)
     if have is None or have >= need:
-        return results
+        return None, results
     own = cuda_compat.release_driver(image.release)
-    have_text, need_text = cuda_compat.text(have), cuda_compat.text(need)
+    own_text = f">= {own}" if own else f"released with CUDA {need_text} or later"
     minimum = family.min_driver if family else None
     at_least_minimum = (
         driver is None
@@ -230,13 +231,13 @@ def _driver_rules(facts: GpuFacts, image: ImageCuda) -> list[Finding]:
                 f"CUDA {need_text} runs on it by NVIDIA's minor-version compatibility (any CUDA "
                 f"{need[0]}.x on a driver >= {minimum or 'n/a'}), except PTX JIT of code built "
                 f"for CUDA {need_text} and APIs newer than {have_text}, which need the release's "
-                f"own driver >= {own or 'n/a'}",
-                f"upgrade the host driver to >= {own or 'n/a'} to lift that limit",
+                f"own driver {own_text}",
+                f"upgrade the host driver to {own_text} to lift that limit",
             )
         )
-        return results
+        return None, results
     problems = _forward_compat_problems(facts, image)
-    release_or_minimum = own or minimum or f"a version that supports CUDA {need_text}"
+    upgrade = f">= {own or minimum}" if own or minimum else own_text
     if not problems:
         results.append(
             Finding(
@@ -245,22 +246,20 @@ def _driver_rules(facts: GpuFacts, image: ImageCuda) -> list[Finding]:
                 f"{minimum or 'n/a'}; the image runs by NVIDIA's forward compatibility: its "
                 f"cuda-compat libraries ({image.compat_driver}, in {image.compat_dir}) on "
                 f"datacenter GPUs, driver branch R{cuda_compat.branch(driver or '0')}",
-                f"upgrade the host driver to >= {release_or_minimum} to run without cuda-compat",
+                f"upgrade the host driver to {upgrade} to run without cuda-compat",
             )
         )
-        return results
+        return None, results
     below = f"CUDA {need[0]}.x needs a driver >= {minimum}" if minimum else "no minimum is known"
-    results.append(
-        Finding(
-            "driver-too-old",
-            f"driver {driver or '(version n/a)'} supports CUDA up to {have_text}, the image needs "
-            f"CUDA {need_text}: minor-version compatibility does not apply ({below}), nor does "
-            f"forward compatibility ({'; '.join(problems)})",
-            f"run on a host with driver >= {release_or_minimum}, or rebuild the image for CUDA "
-            f"{have_text} or older (`rpbuild image --cuda {have_text}`)",
-        )
+    problem = Finding(
+        "driver-too-old",
+        f"driver {driver or '(version n/a)'} supports CUDA up to {have_text}, the image needs "
+        f"CUDA {need_text}: minor-version compatibility does not apply ({below}), nor does "
+        f"forward compatibility ({'; '.join(problems)})",
+        f"run on a host with driver {upgrade}, or rebuild the image for CUDA "
+        f"{have_text} or older (`rpbuild image --cuda {have_text}`)",
     )
-    return results
+    return problem, results
 
 
 def _forward_compat_problems(facts: GpuFacts, image: ImageCuda) -> list[str]:

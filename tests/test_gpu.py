@@ -525,7 +525,7 @@ def test_driver_advice_for_a_cuda_major_missing_from_the_table() -> None:
     [finding], notes = gpu.evaluate(facts, gpu.ImageCuda("14.0", "--cuda"), gpu.Requirements())
     assert notes == []
     assert "no minimum is known" in finding.reason
-    assert "driver >= a version that supports CUDA 14.0" in finding.fix
+    assert "driver released with CUDA 14.0 or later" in finding.fix
 
 
 def test_release_drivers_come_from_the_data_with_patch_fallback() -> None:

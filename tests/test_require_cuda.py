@@ -66,6 +66,5 @@ def test_parts_render_in_nvidias_order() -> None:
 def test_the_runtimes_driver_table_is_generated_from_the_data() -> None:
     shipped = driver_table.runtime_path().read_text()
     assert shipped == driver_table.text(compat.load()), (
-        "rpworker/cuda_drivers.json differs from images/cuda.yaml: regenerate it with "
-        "builder.build.driver_table (`rpbuild data refresh` does)"
+        "rpworker/cuda_drivers.json differs from images/cuda.yaml: run `rpbuild data refresh`"
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from builder import __version__, output
+from builder.commands.cmd_data import data
 from builder.commands.cmd_gpu_check import gpu_check
 from builder.commands.cmd_image import image
 from builder.commands.cmd_init import init
@@ -33,3 +34,4 @@ main.add_command(test)
 main.add_command(push)
 main.add_command(lock)
 main.add_command(matrix)
+main.add_command(data)
