@@ -64,9 +64,9 @@ def test_a_python_not_the_distros_comes_from_deadsnakes() -> None:
 
 def test_a_custom_base_without_python_is_refused_naming_the_flag() -> None:
     error = refusal(cuda="12.1", base_image="local/debian:bookworm")
-    assert error.option == "--python"
-    assert "default Python of --base-image local/debian:bookworm is unknown" in str(error)
-    assert error.choices == ["--python 3.10", "--python 3.11"]
+    assert str(error.where) == "--python"
+    assert "default Python of the base image local/debian:bookworm is unknown" in str(error)
+    assert error.fixes == ["--python 3.10", "--python 3.11"]
 
 
 def test_a_custom_ubuntu_base_named_by_ubuntu_takes_that_releases_python() -> None:
@@ -82,9 +82,9 @@ def test_a_custom_base_takes_python_from_its_own_distro() -> None:
 
 def test_torch_without_a_wheel_for_the_cuda_names_both_ways_out() -> None:
     error = refusal(cuda="12.8", torch="2.1.2")
-    assert error.option == "--cuda"
+    assert str(error.where) == "--cuda"
     assert error.format_message() == (
-        "Invalid value for '--cuda': 12.8: torch 2.1.2 has no wheel for CUDA 12.8 (cu128); "
+        "12.8: torch 2.1.2 has no wheel for CUDA 12.8 (cu128); "
         "its CUDA 12 wheels are cu121; choose --torch 2.7.0 or newer, or --cuda 12.1"
     )
 
@@ -92,24 +92,24 @@ def test_torch_without_a_wheel_for_the_cuda_names_both_ways_out() -> None:
 def test_torch_too_new_for_an_older_cuda_names_its_wheels() -> None:
     error = refusal(cuda="12.1", torch="2.9.1")
     assert "no wheel for CUDA 12.1 (cu121); its CUDA 12 wheels are cu126, cu128" in str(error)
-    assert error.choices == ["--torch 2.5.1", "--cuda 12.6"]
+    assert error.fixes == ["--torch 2.5.1", "--cuda 12.6"]
 
 
 def test_an_unknown_cuda_names_the_nearest_releases() -> None:
     error = refusal(cuda="12.2")
-    assert error.choices == ["--cuda 12.1", "--cuda 12.4"]
+    assert error.fixes == ["--cuda 12.1", "--cuda 12.4"]
 
 
 def test_an_ubuntu_without_that_cuda_image_is_refused() -> None:
     error = refusal(cuda="12.1", ubuntu="24.04")
-    assert error.option == "--ubuntu"
-    assert error.choices == ["--ubuntu 22.04"]
+    assert str(error.where) == "--ubuntu"
+    assert error.fixes == ["--ubuntu 22.04"]
 
 
 def test_a_python_the_torch_release_lacks_is_refused() -> None:
     error = refusal(cuda="12.4", torch="2.5.1", python="3.13")
     assert "torch 2.5.1" in str(error)
-    assert error.choices == ["--python 3.11", "--python 3.12"]
+    assert error.fixes == ["--python 3.11", "--python 3.12"]
 
 
 def test_a_python_older_than_the_runtime_needs_is_refused() -> None:
@@ -124,7 +124,7 @@ def test_a_python_neither_the_distro_nor_deadsnakes_has_names_the_ubuntu() -> No
     with pytest.raises(IncompatibleChoiceError) as caught:
         compat.resolve(ImageOptions(cuda="12.1", ubuntu="22.04", python="3.13"), data)
     assert "not available for Ubuntu 22.04 (distro or deadsnakes)" in str(caught.value)
-    assert caught.value.choices == ["--python 3.11", "--python 3.12"]
+    assert caught.value.fixes == ["--python 3.11", "--python 3.12"]
 
 
 def test_python_314_installs_on_every_ubuntu_release() -> None:
@@ -140,16 +140,16 @@ def test_torch_215_has_no_python_310_wheels() -> None:
 
 def test_torch_212_and_later_dropped_cu128() -> None:
     error = refusal(cuda="12.8", torch="2.12")
-    assert error.choices == ["--torch 2.11.0", "--cuda 12.6"]
+    assert error.fixes == ["--torch 2.11.0", "--cuda 12.6"]
 
 
 def test_require_cuda_follows_the_target_platform() -> None:
     assert resolve(cuda="12.1", platform="linux/arm64").require_cuda == "cuda>=12.1"
     assert resolve(cuda="12.1").require_cuda.startswith("cuda>=12.1 brand=tesla,driver>=470")
     error = refusal(cuda="12.1", platform="linux/amd64,linux/arm64")
-    assert error.option == "--platform"
+    assert str(error.where) == "--platform"
     assert "differs between these platforms" in str(error)
-    assert refusal(cuda="12.8", platform="linux/ppc64le").choices == [
+    assert refusal(cuda="12.8", platform="linux/ppc64le").fixes == [
         "--platform linux/amd64",
         "--platform linux/arm64",
     ]
@@ -157,7 +157,7 @@ def test_require_cuda_follows_the_target_platform() -> None:
 
 def test_an_unknown_torch_release_is_refused() -> None:
     error = refusal(cuda="12.1", torch="1.13")
-    assert error.option == "--torch"
+    assert str(error.where) == "--torch"
 
 
 def test_every_cuda_ubuntu_row_resolves() -> None:
@@ -201,4 +201,4 @@ def test_malformed_data_is_refused_naming_the_field(edit: Any, message: str) -> 
 
 def test_a_torch_that_dropped_an_index_points_back_to_the_last_release_with_it() -> None:
     error = refusal(cuda="11.8", torch="2.8.0")
-    assert error.choices == ["--torch 2.7.1", "--cuda 12.6"]
+    assert error.fixes == ["--torch 2.7.1", "--cuda 12.6"]

@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 
 from builder.build import driver_table
+from builder.commands.base import Group
 from builder.refresh import data as refresh_data
 
 
-@click.group("data")
+@click.group("data", cls=Group)
 def data() -> None:
     """The compatibility data (images/cuda.yaml, torch.yaml, python.yaml)."""
 
