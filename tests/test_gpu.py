@@ -528,6 +528,17 @@ def test_driver_advice_for_a_cuda_major_missing_from_the_table() -> None:
     assert "driver released with CUDA 14.0 or later" in finding.fix
 
 
+def test_the_compat_driver_is_read_from_a_real_cuda_compat_layout(tmp_path: Path) -> None:
+    """The files of /usr/local/cuda/compat on an H200 host with cuda-compat-13-0."""
+    (tmp_path / "libcuda.so.580.95.05").write_bytes(b"")
+    (tmp_path / "libcudadebugger.so.580.95.05").write_bytes(b"")
+    (tmp_path / "libnvidia-nvvm70.so.4").write_bytes(b"")
+    (tmp_path / "libcuda.so.1").symlink_to("libcuda.so.580.95.05")
+    (tmp_path / "libcuda.so").symlink_to("libcuda.so.1")
+    assert gpu.compat_driver(tmp_path) == "580.95.05"
+    assert gpu.compat_driver(tmp_path / "missing") is None
+
+
 def test_release_drivers_come_from_the_data_with_patch_fallback() -> None:
     assert cuda_compat.release_driver("12.8.1") == "570.124.06"
     assert cuda_compat.release_driver("12.8") == "570.26"

@@ -127,16 +127,18 @@ class RegistryClient:
         auth = self._tokens.get(scope)
         for _ in range(2):
             headers = {"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}
+            request = urllib.request.Request(url, method=method, headers=headers)
             if auth:
-                headers["Authorization"] = auth
+                # Not forwarded on a redirect: blobs redirect to storage that refuses it.
+                request.add_unredirected_header("Authorization", auth)
             try:
-                with self._open(urllib.request.Request(url, method=method, headers=headers)) as r:
+                with self._open(request) as r:
                     return r.headers, r.read() if method == "GET" else b""
             except urllib.error.HTTPError as exc:
                 if exc.code == 401 and auth is None:
                     auth = self._authorize(exc.headers.get("WWW-Authenticate", ""), scope)
                     continue
-                raise self._http_error(exc, ref, headers) from exc
+                raise self._http_error(exc, ref, dict(request.header_items())) from exc
         raise RegistryAuthError(
             f"{self.registry} refused the credentials for {ref}: {login_hint(self.registry)}"
         )
