@@ -3,11 +3,14 @@
 Verification after a push and the lock file both need the registry's own answer, not
 the engine's. Auth follows the registry's challenge: basic, or the bearer token flow
 (Docker Hub, GHCR). Loopback registries are spoken to over plain HTTP, as Docker does.
+Credentials never follow a redirect to another origin: registries send blob and
+manifest downloads to storage hosts, and urllib would forward the password there.
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 import ipaddress
 import json
 import re
@@ -17,7 +20,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from email.message import Message
-from typing import cast
+from typing import IO, cast
 
 from builder.errors import RpbuildError
 from builder.registry.credentials import Credentials, resolve_credentials
@@ -31,6 +34,7 @@ MANIFEST_MEDIA_TYPES = (
     "application/vnd.oci.image.index.v1+json",
 )
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class RegistryError(RpbuildError):
@@ -70,6 +74,36 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def keeps_authorization(old_url: str, new_url: str) -> bool:
+    """Whether a redirect may carry Authorization: only to the same scheme, host and
+    port, so never to another host nor from HTTPS down to plain HTTP."""
+    old = urllib.parse.urlsplit(old_url)
+    new = urllib.parse.urlsplit(urllib.parse.urljoin(old_url, new_url))
+
+    def origin(url: urllib.parse.SplitResult) -> tuple[str, str | None, int | None]:
+        return url.scheme, url.hostname, url.port or _DEFAULT_PORTS.get(url.scheme)
+
+    return origin(old) == origin(new)
+
+
+class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
+    """Follows redirects as urllib does, minus Authorization across origins."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and not keeps_authorization(req.full_url, newurl):
+            new.remove_header("Authorization")
+        return new
+
+
 def _basic(credentials: Credentials) -> str:
     pair = f"{credentials.username}:{credentials.password}"
     return "Basic " + base64.b64encode(pair.encode()).decode()
@@ -94,7 +128,7 @@ class RegistryClient:
         self.retry_delay = retry_delay
         self._scheme = "http" if is_loopback(registry) else "https"
         self._tokens: dict[str, str] = {}
-        handlers: list[urllib.request.BaseHandler] = []
+        handlers: list[urllib.request.BaseHandler] = [_SameOriginAuth()]
         if is_loopback(registry):
             handlers.append(urllib.request.ProxyHandler({}))
         self._opener = urllib.request.build_opener(*handlers)
@@ -127,18 +161,16 @@ class RegistryClient:
         auth = self._tokens.get(scope)
         for _ in range(2):
             headers = {"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}
-            request = urllib.request.Request(url, method=method, headers=headers)
             if auth:
-                # Not forwarded on a redirect: blobs redirect to storage that refuses it.
-                request.add_unredirected_header("Authorization", auth)
+                headers["Authorization"] = auth
             try:
-                with self._open(request) as r:
+                with self._open(urllib.request.Request(url, method=method, headers=headers)) as r:
                     return r.headers, r.read() if method == "GET" else b""
             except urllib.error.HTTPError as exc:
                 if exc.code == 401 and auth is None:
                     auth = self._authorize(exc.headers.get("WWW-Authenticate", ""), scope)
                     continue
-                raise self._http_error(exc, ref, dict(request.header_items())) from exc
+                raise self._http_error(exc, ref, headers) from exc
         raise RegistryAuthError(
             f"{self.registry} refused the credentials for {ref}: {login_hint(self.registry)}"
         )
