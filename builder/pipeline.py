@@ -57,7 +57,10 @@ def _no_warning(_text: str) -> None:
 def _spec(
     resolved: ResolvedOptions, directory: Path, pinning: Pinning, lookup: DigestLookup, out: Output
 ) -> BaseSpec:
-    return pinned_spec(resolve_spec(resolved), directory, pinning, lookup, out.warn)
+    spec = resolve_spec(resolved)
+    for text in spec.warnings:
+        out.warn(text)
+    return pinned_spec(spec, directory, pinning, lookup, out.warn)
 
 
 def build_image(resolved: ResolvedOptions, delivery: Delivery, out: Output) -> dict[str, Any]:

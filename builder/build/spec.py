@@ -123,3 +123,13 @@ class BaseSpec:
     custom_base: bool
     require_cuda: str
     """NVIDIA_REQUIRE_CUDA for the target architecture, byte for byte NVIDIA's."""
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What to know before building on this spec (the build still goes ahead)."""
+        if not self.cuda.end_of_life or self.custom_base:
+            return ()
+        return (
+            f"CUDA {self.cuda.version} is end-of-life at NVIDIA, which deletes its nvidia/cuda "
+            "tags months later: build on a supported release (--cuda 12.8 or newer)",
+        )
