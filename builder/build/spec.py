@@ -54,6 +54,8 @@ class ImageOptions:
     template: Path | None = None
     gpu: GpuRequirements = field(default_factory=GpuRequirements)
     verify: bool = True
+    runpod_sdk: str | None = None
+    """rpbuild.yaml ``runpod_sdk: keep`` installs a pinned SDK; by default rpworker replaces it."""
     user: str | None = None
     include: tuple[str, ...] = ()
 

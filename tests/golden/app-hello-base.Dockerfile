@@ -34,7 +34,8 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     --mount=type=secret,id=pip_conf \
     --mount=type=bind,source=runtime,target=/tmp/rpbuild-runtime \
     PIP_CONFIG_FILE=/run/secrets/pip_conf python -m pip install -r /tmp/rpbuild-runtime/requirements.txt \
-    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpworker-0.1.0-py3-none-any.whl
+    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpworker-0.1.0-py3-none-any.whl \
+    && python -m rpworker.sdk_alias
 
 LABEL io.rpbuild.base="nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04" \
       io.rpbuild.cuda="12.1.1" \

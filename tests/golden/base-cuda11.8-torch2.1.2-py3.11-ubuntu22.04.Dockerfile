@@ -35,7 +35,8 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 RUN --mount=type=cache,target=/root/.cache/pip \
     --mount=type=bind,source=runtime,target=/tmp/rpbuild-runtime \
     python -m pip install -r /tmp/rpbuild-runtime/requirements.txt \
-    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpworker-0.1.0-py3-none-any.whl
+    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpworker-0.1.0-py3-none-any.whl \
+    && python -m rpworker.sdk_alias
 
 LABEL io.rpbuild.base="nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04" \
       io.rpbuild.cuda="11.8.0" \

@@ -39,7 +39,8 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     --mount=type=secret,id=ca_bundle \
     --mount=type=bind,source=runtime,target=/tmp/rpbuild-runtime \
     PIP_CERT=/run/secrets/ca_bundle python -m pip install -r /tmp/rpbuild-runtime/requirements.txt \
-    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpworker-0.1.0-py3-none-any.whl
+    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpworker-0.1.0-py3-none-any.whl \
+    && python -m rpworker.sdk_alias
 
 ENV RPWORKER_MIN_GPUS=1 \
     RPWORKER_MIN_FREE_MEMORY_MB=20000 \
