@@ -53,13 +53,23 @@ def build_image(resolved: ResolvedOptions, delivery: Delivery, out: Output) -> d
     delivery.check()
     options = resolved.options
     spec = checked_spec(
-        resolve_spec(resolved), options.directory, delivery.pinning, delivery.lookup(), out.warn
+        _warned(resolve_spec(resolved), out),
+        options.directory,
+        delivery.pinning,
+        delivery.lookup(),
+        out.warn,
     )
     result = _build(options, spec, out)
     published = _publish(result.images[-1].tags, delivery, out)
     if delivery.metadata_file is not None and published:
         write_metadata(delivery.metadata_file, published["publish"])
     return {**result.as_dict(), **published}
+
+
+def _warned(spec: BaseSpec, out: Output) -> BaseSpec:
+    for text in spec.warnings:
+        out.warn(text)
+    return spec
 
 
 def _build(options: ImageOptions, spec: BaseSpec, out: Output) -> image.BuildResult:
@@ -106,7 +116,9 @@ def build_rows(
         resolved = resolve_options(
             matrix.directory, {**flags, "tags": tuple(tags)}, row.layer(matrix)
         )
-        spec = checked_spec(resolve_spec(resolved), Path("."), delivery.pinning, lookup, out.warn)
+        spec = checked_spec(
+            _warned(resolve_spec(resolved), out), Path("."), delivery.pinning, lookup, out.warn
+        )
         built = _build(resolved.options, spec, out)
         published = _publish(tags, delivery, out)
         results.append({"name": row.name, **built.as_dict(), **published})
