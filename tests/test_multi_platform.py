@@ -42,6 +42,15 @@ def test_several_platforms_plan_one_image_each_under_tag_arch() -> None:
     ]
 
 
+def test_each_platform_gets_its_own_nvidia_require_cuda() -> None:
+    """NVIDIA's arm64 12.1 image requires only cuda>=12.1; amd64's adds driver branches."""
+    options = ImageOptions(cuda="12.1", platform="linux/amd64,linux/arm64")
+    _, plans = image_lib.platform_plans(options, SPEC)
+    amd64, arm64 = (plan.base.dockerfile for _, plan in plans)
+    assert 'NVIDIA_REQUIRE_CUDA="cuda>=12.1 brand=' in amd64
+    assert 'NVIDIA_REQUIRE_CUDA="cuda>=12.1" ' in arm64
+
+
 def _flags(base: str) -> list[str]:
     flags = ["--cuda", "12.1", "--python", STAND_IN_PYTHON, "--base-image", base]
     return flags + (["--ca-bundle", str(CA_BUNDLE)] if CA_BUNDLE.is_file() else [])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from builder import engine
-from builder.build import labels, render, runtime_wheel, tags, verify
+from builder.build import compat, labels, render, runtime_wheel, sdk_migration, tags, verify
 from builder.build.context import AppSource, app_context, base_context
 from builder.build.option_checks import check_options
 from builder.build.spec import BaseSpec, ImageOptions
@@ -112,7 +112,9 @@ def find_app(options: ImageOptions) -> AppSource | None:
         raise InputError(f"{requirements} is not a file", flag("requirements"))
     if requirements is None and (root / DEFAULT_REQUIREMENTS).is_file():
         requirements = root / DEFAULT_REQUIREMENTS
-    return AppSource(root, handler.relative_to(root).as_posix(), requirements, options.include)
+    install = sdk_migration.app_requirements(root, requirements, options.runpod_sdk)
+    relative = handler.relative_to(root).as_posix()
+    return AppSource(root, relative, requirements, options.include, install)
 
 
 def _pip_conf(options: ImageOptions) -> bool:
@@ -150,7 +152,7 @@ def plan(options: ImageOptions, spec: BaseSpec) -> Plan:
         from_ref=base_tags[0],
         labels=labels.app_labels(base_tags[0], title, version),
         handler_file=source.handler_file,
-        has_requirements=source.requirements is not None,
+        has_requirements=source.requirements_text() is not None,
         ca_bundle=ca_bundle,
         pip_conf=pip_conf,
     )
@@ -191,7 +193,7 @@ def platform_plans(
         each = replace(
             options, platform=platform, tags=tuple(tags.for_platform(t, platform) for t in final)
         )
-        plans.append((each, plan(each, spec)))
+        plans.append((each, plan(each, compat.for_platform(spec, platform))))
     return final, plans
 
 
@@ -207,6 +209,10 @@ def build(options: ImageOptions, spec: BaseSpec, sink: Callable[[str], None]) ->
     wheel = runtime_wheel.locate()
     provenance = labels.provenance(options.directory)
     result = BuildResult(plans[0][1].spec, tags=final)
+    first = plans[0][1]
+    if first.source is not None and first.source.install is not None:
+        for note in first.source.install.notes:
+            sink(f"rpbuild: {note}")
     for each, the_plan in plans:
         result.images += _build_plan(builder, each, the_plan, wheel, provenance, sink)
     if len(plans) > 1:

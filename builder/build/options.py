@@ -9,12 +9,13 @@ or ``rpbuild.yaml: cuda``), so an error names what the user wrote and where.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from builder.build import compat, config
+from builder.build import compat, config, tags
 from builder.build.option_checks import check_options
 from builder.build.spec import BaseSpec, GpuRequirements, ImageOptions
 from builder.errors import IncompatibleChoiceError, InputError, Source, flag
@@ -36,6 +37,8 @@ SCALARS = (
 FILES = ("handler", "requirements", "ca_bundle")
 """Options naming a file: a flag's path is as given, a file's is relative to the file."""
 GPU = ("min_gpus", "min_gpu_memory", "min_compute_capability")
+FILE_ONLY = ("runpod_sdk",)
+"""Options only rpbuild.yaml sets."""
 FLAG_ONLY = ("secrets", "no_cache", "cache_from", "cache_to", "template", "verify")
 """Options only the command line sets."""
 _FLAGS = {"tags": "--tag", "build_args": "--build-arg", "secrets": "--secret"}
@@ -55,7 +58,7 @@ class Layer:
 
     @classmethod
     def of_project(cls, project: config.ProjectConfig) -> Layer:
-        values = {name: getattr(project, name) for name in (*SCALARS, *FILES, *GPU)}
+        values = {name: getattr(project, name) for name in (*SCALARS, *FILES, *GPU, *FILE_ONLY)}
         values |= {
             "tags": project.tags,
             "system_packages": project.system_packages,
@@ -85,7 +88,7 @@ def resolve_options(
         values[name], sources[name] = value, source
 
     below = layer.values if layer else {}
-    for name in (*SCALARS, *FILES, *GPU, "tags", "system_packages", "include"):
+    for name in (*SCALARS, *FILES, *GPU, *FILE_ONLY, "tags", "system_packages", "include"):
         if flags.get(name) not in (None, ()):
             take(name, flags[name], _flag(name))
         elif below.get(name) not in (None, ()):
@@ -129,8 +132,17 @@ def load_project(directory: Path) -> Layer | None:
 
 
 def resolve_spec(resolved: ResolvedOptions, data: compat.CompatData | None = None) -> BaseSpec:
-    """The compatibility resolution, with errors aimed at the flag or key the user wrote."""
+    """The compatibility resolution, with errors aimed at the flag or key the user wrote.
+
+    Several platforms build one at a time: the spec is the first one's, and every other
+    must have an image too (``image.platform_plans`` gives each its own spec).
+    """
+    wanted = tags.platforms(resolved.options.platform)
+    first = wanted[0] if wanted else None
     try:
-        return compat.resolve(resolved.options, data)
+        spec = compat.resolve(dataclasses.replace(resolved.options, platform=first), data)
+        for platform in wanted[1:]:
+            compat.for_platform(spec, platform)
     except IncompatibleChoiceError as error:
         raise error.located(resolved.sources) from None
+    return spec

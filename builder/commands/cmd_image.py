@@ -54,6 +54,8 @@ def _capability(_ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def _print_plan(out: Output, plans: list[image_lib.Plan]) -> None:
+    for text in plans[0].spec.warnings:
+        out.warn(text)
     steps = [step for plan in plans for step in plan.steps]
     if out.json:
         out.result({"dry_run": True, "images": [s.as_dict() for s in steps]})

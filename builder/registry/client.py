@@ -136,7 +136,13 @@ class RegistryClient:
 
     def manifest_digest(self, ref: ImageRef) -> str:
         """The Docker-Content-Digest the registry serves for ref's tag (or digest)."""
-        headers, _ = self._get(ref, "HEAD", f"manifests/{ref.reference}")
+        path = f"/v2/{ref.repository}/manifests/{ref.reference}"
+        scope = f"repository:{ref.repository}:pull"
+        headers, _ = with_retries(
+            lambda: self._request("HEAD", path, scope, ref),
+            attempts=self.attempts,
+            delay=self.retry_delay,
+        )
         digest = headers.get("Docker-Content-Digest")
         if not digest:
             raise RegistryError(f"{self.registry} sent no Docker-Content-Digest for {ref}")
@@ -147,7 +153,7 @@ class RegistryClient:
 
         The digest is computed from the bytes received, so a manifest is what it claims.
         """
-        _, body = self._get(ref, "GET", f"manifests/{ref.reference}")
+        _, body = self.get(ref, f"manifests/{ref.reference}")
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         if ref.digest is not None and digest != ref.digest:
             raise RegistryError(f"{self.registry} sent a manifest for {ref} with digest {digest}")
@@ -156,17 +162,17 @@ class RegistryClient:
 
     def blob_json(self, ref: ImageRef, digest: str) -> dict[str, Any]:
         """A JSON blob of ref's repository (an image config), checked against its digest."""
-        _, body = self._get(ref, "GET", f"blobs/{digest}")
+        _, body = self.get(ref, f"blobs/{digest}")
         if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
             raise RegistryError(f"{self.registry} sent a blob that is not {digest} for {ref}")
         found: dict[str, Any] = json.loads(body)
         return found
 
-    def _get(self, ref: ImageRef, method: str, what: str) -> tuple[Message, bytes]:
-        path = f"/v2/{ref.repository}/{what}"
+    def get(self, ref: ImageRef, path: str) -> tuple[Message, bytes]:
+        """GET ``/v2/<ref's repository>/<path>``: a tag list, a manifest or a blob."""
         scope = f"repository:{ref.repository}:pull"
         return with_retries(
-            lambda: self._request(method, path, scope, ref),
+            lambda: self._request("GET", f"/v2/{ref.repository}/{path}", scope, ref),
             attempts=self.attempts,
             delay=self.retry_delay,
         )
@@ -180,7 +186,7 @@ class RegistryClient:
                 headers["Authorization"] = auth
             try:
                 with self._open(urllib.request.Request(url, method=method, headers=headers)) as r:
-                    return r.headers, r.read()
+                    return r.headers, r.read() if method == "GET" else b""
             except urllib.error.HTTPError as exc:
                 if exc.code == 401 and auth is None:
                     auth = self._authorize(exc.headers.get("WWW-Authenticate", ""), scope)
