@@ -16,6 +16,7 @@ from builder.cmd_matrix import matrix
 from builder.cmd_publish import push
 from builder.cmd_serve import serve
 from builder.cmd_test import test
+from builder.cmd_up import up
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,6 +31,7 @@ main.add_command(gpu_check)
 main.add_command(init)
 main.add_command(serve)
 main.add_command(test)
+main.add_command(up)
 main.add_command(push)
 main.add_command(lock)
 main.add_command(matrix)

@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from rpworker import playground
 from rpworker.flags import Flags
 from rpworker.local_jobs import ApiSettings, Jobs, busy_threads
 from rpworker.store import FAILED, JobRecord
@@ -232,6 +233,7 @@ def create_app(
     for path, view in ROUTES.items():
         for prefix in ("", "/v2/{endpoint_id}"):
             app.router.add_route("*", prefix + path, _json_errors(view))
+    playground.add_routes(app, playground.local_api_settings())
     app.router.add_route("*", "/{path:.*}", _json_errors(_no_route))
     return app
 

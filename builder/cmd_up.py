@@ -1,0 +1,164 @@
+"""`rpbuild up [IMAGE | DIR]`: a local serverless endpoint, run the way the platform runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import click
+
+from builder import config, docker, output
+from builder.endpoint.launchers import ContainerLauncher, Launcher, ProcessLauncher, engine_has_gpus
+from builder.endpoint.pool import Scaler, ScalerSettings
+from builder.endpoint.server import Endpoint
+from rpworker import playground
+from rpworker.gpu import Mode
+
+
+def _launcher(
+    target: str, handler: str | None, gpus: str, gpu_check: str | None, env: dict[str, str]
+) -> tuple[Launcher, str]:
+    """The launcher for ``target`` and the text to prefill the playground with."""
+    extra = {**env, **({"RPWORKER_GPU_CHECK": gpu_check} if gpu_check else {})}
+    directory = Path(target)
+    if directory.is_dir():
+        project = config.load(directory)
+        handler = handler or (project.handler if project else "handler.py")
+        if not (directory / handler).is_file():
+            raise click.BadParameter(
+                f"{directory / handler} does not exist; create it (rpbuild init) or name "
+                "the file with --handler",
+                param_hint=["--handler"],
+            )
+        launcher: Launcher = ProcessLauncher(directory.resolve(), handler, extra)
+        return launcher, playground.test_input(directory)
+    docker.inspect(docker.find_builder(), target)
+    chosen = {"auto": "all" if engine_has_gpus() else None, "none": None}.get(gpus, gpus)
+    launcher = ContainerLauncher(target, f"rpbuild-up-{Path.cwd().name}", chosen, extra)
+    return launcher, playground.DEFAULT_INPUT
+
+
+def _env_pair(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint=["--env"])
+        pairs[key] = rest
+    return pairs
+
+
+@click.command("up")
+@click.argument("target", default=".", metavar="[IMAGE | DIR]")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--endpoint-id", default="local", show_default=True, help="The id in /v2/ID/...")
+@click.option("--handler", metavar="FILE", help="Handler file in DIR [default: rpbuild.yaml's].")
+@click.option("--min-workers", default=1, show_default=True, type=click.IntRange(0))
+@click.option("--max-workers", default=3, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--idle-timeout",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds an idle worker above --min-workers lives.",
+)
+@click.option(
+    "--scaler",
+    type=click.Choice([s.value for s in Scaler]),
+    default=Scaler.QUEUE_DELAY.value,
+    show_default=True,
+    help="queue-delay: add a worker when a job waited --scaler-value s; "
+    "request-count: one worker per --scaler-value jobs.",
+)
+@click.option("--scaler-value", default=4.0, show_default=True, type=click.FloatRange(min=0.001))
+@click.option(
+    "--gpus",
+    default="auto",
+    show_default=True,
+    help="docker run --gpus for containers: auto (all when the engine has the NVIDIA "
+    "runtime), none, or a --gpus value.",
+)
+@click.option(
+    "--gpu-check",
+    type=click.Choice([m.value for m in Mode]),
+    help="Set the workers' RPWORKER_GPU_CHECK [default: the image's own, strict in "
+    "production]; warn or off relax it where there is no GPU.",
+)
+@click.option(
+    "-e", "--env", "env", multiple=True, callback=_env_pair, metavar="KEY=VALUE",
+    help="An extra variable for every worker (repeatable).",
+)  # fmt: skip
+def up(
+    target: str,
+    host: str,
+    port: int,
+    endpoint_id: str,
+    handler: str | None,
+    min_workers: int,
+    max_workers: int,
+    idle_timeout: float,
+    scaler: str,
+    scaler_value: float,
+    gpus: str,
+    gpu_check: str | None,
+    env: dict[str, str],
+) -> None:
+    """Serve IMAGE (workers are its containers) or the handler in DIR (workers are
+    local rpworker processes) as a serverless endpoint: the hosted API at
+    /v2/ENDPOINT_ID/run, runsync, stream, status, cancel, health, purge-queue,
+    workers that take jobs over the platform's protocol and scale with the queue,
+    and a playground at /. Ctrl-C stops every worker."""
+    out = output.for_command()
+    if min_workers > max_workers:
+        raise click.BadParameter(
+            f"--min-workers {min_workers} is more than --max-workers {max_workers}",
+            param_hint=["--min-workers"],
+        )
+    launcher, test_input = _launcher(target, handler, gpus, gpu_check, env)
+    if gpu_check in (Mode.WARN.value, Mode.OFF.value):
+        out.warn(f"the workers' GPU check is relaxed (RPWORKER_GPU_CHECK={gpu_check})")
+    settings = ScalerSettings(
+        min_workers=min_workers,
+        max_workers=max_workers,
+        idle_timeout_s=idle_timeout,
+        scaler=Scaler(scaler),
+        scaler_value=scaler_value,
+    )
+    endpoint = Endpoint(
+        launcher,
+        scaler=settings,
+        endpoint_id=endpoint_id,
+        host=host,
+        port=port,
+        playground_input=test_input,
+        event=out.info,
+        sink=lambda worker_id, line: out.info(f"{worker_id} | {line}"),
+    )
+    try:
+        asyncio.run(_serve(endpoint, out))
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot listen on {host}:{port} ({exc}); choose another --port", param_hint=["--port"]
+        ) from None
+
+
+async def _serve(endpoint: Endpoint, out: output.Output) -> None:
+    """Until Ctrl-C or SIGTERM; every worker is stopped on the way out."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with endpoint:
+        out.info(f"endpoint {endpoint.endpoint_id} at {endpoint.url}, playground at /")
+        out.info(f"clients: RUNPOD_ENDPOINT_BASE_URL={endpoint.api_url}; Ctrl-C stops")
+        pool = asyncio.ensure_future(endpoint.wait())
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({pool, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        out.info("stopping every worker")
+        stopped.cancel()
+        if pool.done():
+            pool.result()

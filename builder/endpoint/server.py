@@ -1,0 +1,113 @@
+"""One endpoint on loopback: the queue, both APIs, the pool and the playground in one server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Mapping
+from types import TracebackType
+
+from aiohttp import web
+
+from builder.endpoint.hosted_api import HostedApi, json_errors
+from builder.endpoint.launchers import Launcher, LineSink
+from builder.endpoint.pool import Event, Pool, ScalerSettings
+from builder.endpoint.queue import JobQueue
+from builder.endpoint.worker_api import WorkerApi, worker_env
+from rpworker import playground
+
+MAX_BODY_BYTES = 20 * 1024 * 1024
+"""What the platform accepts in one request (results over this are refused)."""
+
+
+class Endpoint:
+    """``async with Endpoint(...) as endpoint``: serving and scaling until the block ends.
+
+    Workers reach the endpoint on 127.0.0.1 whatever ``host`` it listens on:
+    containers share the host's network, as on the platform's machines.
+    """
+
+    def __init__(
+        self,
+        launcher: Launcher,
+        *,
+        scaler: ScalerSettings | None = None,
+        endpoint_id: str = "local",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        playground_input: str = playground.DEFAULT_INPUT,
+        event: Event | None = None,
+        sink: LineSink | None = None,
+    ) -> None:
+        self.endpoint_id = endpoint_id
+        self.api_key = secrets.token_hex(16)
+        self.host, self.port = host, port
+        self.queue = JobQueue()
+        self.pool = Pool(self.queue, launcher, self._env, scaler or ScalerSettings())
+        if event is not None:
+            self.pool.event = event
+        if sink is not None:
+            self.pool.sink = sink
+        self.playground_input = playground_input
+        self.url = ""
+        """Where clients and workers reach the server, once started."""
+        self._runner: web.AppRunner | None = None
+        self._scaling: asyncio.Task[None] | None = None
+
+    @property
+    def api_url(self) -> str:
+        """``RUNPOD_ENDPOINT_BASE_URL`` for the official client."""
+        return f"{self.url}/v2"
+
+    def _env(self, worker_id: str) -> Mapping[str, str]:
+        return worker_env(self.url, self.endpoint_id, self.api_key, worker_id)
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+        prefix = f"/v2/{self.endpoint_id}"
+        WorkerApi(self.queue, self.api_key, self.pool.contact).add_routes(app, prefix)
+        HostedApi(self.queue, self.pool, self.endpoint_id).add_routes(app, prefix)
+        settings = {
+            "base": prefix,
+            "title": f"rpbuild up: endpoint {self.endpoint_id}",
+            "input": self.playground_input,
+            "endpoint": True,
+        }
+        playground.add_routes(app, settings)
+        return app
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        self._scaling = asyncio.ensure_future(self.pool.run())
+
+    async def wait(self) -> None:
+        """Until the pool stops on its own (it raises why), or forever."""
+        assert self._scaling is not None
+        await self._scaling
+
+    async def close(self) -> None:
+        """Stop every worker started, then the server."""
+        if self._scaling is not None and not self._scaling.done():
+            self._scaling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scaling
+        await self.pool.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> Endpoint:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self.close()
