@@ -15,10 +15,14 @@ from pathlib import Path
 import pytest
 
 from builder.endpoint.pool import Scaler, WorkersFailing
-from tests.fixtures.docker_engine import SEED_HANDLER
-from tests.fixtures.endpoint import LONG_HANDLER, Client, StartEndpoint, run_official_client
-
-TOKENS = [f"Generated async token output {i}" for i in range(5)]
+from tests.fixtures.docker_engine import SEED_HANDLER, SEED_TOKENS
+from tests.fixtures.endpoint import (
+    LONG_HANDLER,
+    OFFICIAL_CLIENT,
+    Client,
+    StartEndpoint,
+    run_official_client,
+)
 
 
 def _process(client: Client, worker_id: str) -> asyncio.subprocess.Process:
@@ -32,33 +36,6 @@ async def _ready_workers(client: Client) -> int:
     return int(health["workers"]["idle"] + health["workers"]["running"])
 
 
-OFFICIAL_CLIENT = """
-import json, time
-import runpod
-
-runpod.api_key = "any-key"
-endpoint = runpod.Endpoint("local")
-seen = {"run_sync": endpoint.run_sync({"input": {"prompt": "a"}}, timeout=60)}
-first, second = endpoint.run({"input": {}}), endpoint.run({"input": {}})
-statuses = set()
-while statuses != {"IN_PROGRESS"}:
-    statuses = {first.status(), second.status()}
-    assert "COMPLETED" not in statuses, "the jobs ran one after the other"
-    time.sleep(0.05)
-seen["together"] = True
-seen["stream"] = list(first.stream())
-seen["output"] = second.output(timeout=60)
-long = endpoint.run({"input": {}})
-while long.status() != "IN_PROGRESS":
-    time.sleep(0.05)
-seen["cancel"] = long.cancel()
-seen["cancelled"] = long.status()
-seen["purge"] = endpoint.purge_queue()
-seen["health"] = endpoint.health()
-print(json.dumps(seen))
-"""
-
-
 @pytest.mark.venv
 async def test_the_official_client_works_unchanged_against_two_workers(
     start_endpoint: StartEndpoint, tmp_path: Path
@@ -67,10 +44,10 @@ async def test_the_official_client_works_unchanged_against_two_workers(
     code, out, err = await run_official_client(OFFICIAL_CLIENT, client.endpoint.api_url, tmp_path)
     assert code == 0, f"{err}\nevents: {client.events}"
     seen = json.loads(out.splitlines()[-1])
-    assert seen["run_sync"] == TOKENS
+    assert seen["run_sync"] == SEED_TOKENS
     assert seen["together"] is True
-    assert seen["stream"] == TOKENS
-    assert seen["output"] == TOKENS
+    assert seen["stream"] == SEED_TOKENS
+    assert seen["output"] == SEED_TOKENS
     assert seen["cancel"]["status"] == seen["cancelled"] == "CANCELLED"
     assert seen["purge"] == {"removed": 0, "status": "completed"}
     assert seen["health"]["jobs"]["completed"] == 3
@@ -89,10 +66,10 @@ async def test_chunks_reach_the_stream_one_at_a_time_as_produced(
             answers.append((part["status"], [item["output"] for item in part["stream"]]))
         elif part["status"] == "COMPLETED":
             break
-    assert [chunks for _, chunks in answers] == [[token] for token in TOKENS]
+    assert [chunks for _, chunks in answers] == [[token] for token in SEED_TOKENS]
     assert {status for status, _ in answers[:4]} == {"IN_PROGRESS"}
     final = await client.final(job_id)
-    assert final["output"] == TOKENS
+    assert final["output"] == SEED_TOKENS
     assert final["executionTime"] > 0
 
 

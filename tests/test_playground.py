@@ -16,14 +16,13 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.fixtures.browser import artifact
-from tests.fixtures.docker_engine import SEED_HANDLER
+from tests.fixtures.docker_engine import SEED_HANDLER, SEED_TOKENS
 from tests.fixtures.endpoint import StartEndpoint
 from tests.fixtures.worker_process import ApiProcess
 
 pytestmark = pytest.mark.browser
 
 SEED_INPUT = '{"input": {"prompt": "hi"}}'
-TOKENS = [f"Generated async token output {i}" for i in range(5)]
 MILLISECONDS = re.compile(r"\d+ ms")
 
 RECORD_CHUNKS = """() => {
@@ -52,8 +51,8 @@ async def _run_seed_from_the_keyboard(page: Page) -> None:
     seen: list[dict[str, Any]] = await page.evaluate("window.seen")
     assert [entry["count"] for entry in seen] == [1, 2, 3, 4, 5]
     assert all(entry["status"] == "IN_PROGRESS" for entry in seen[:4]), seen
-    await expect(page.locator("#chunks li")).to_have_text(TOKENS)
-    for token in TOKENS:
+    await expect(page.locator("#chunks li")).to_have_text(SEED_TOKENS)
+    for token in SEED_TOKENS:
         await expect(page.locator("#output")).to_contain_text(token)
     await expect(page.locator("#execution")).to_have_text(MILLISECONDS)
     await expect(page.get_by_role("list", name="Recent jobs")).to_contain_text("COMPLETED")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from bench.emulator import Emulator
+from builder.endpoint.emulator import Emulator
 from tests.fixtures.platform import StartWorker
 
 SLEEPERS = """

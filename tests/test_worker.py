@@ -6,7 +6,7 @@ import itertools
 import json
 import signal
 
-from bench.emulator import Emulator, Faults
+from builder.endpoint.emulator import Emulator, Faults
 from tests.fixtures.platform import StartWorker
 
 ECHO = """

@@ -173,10 +173,10 @@ class Pool:
             process = worker.process
             if process is None or worker.stopping:
                 continue
-            if not process.alive:
-                reason = f"{worker.id} exited with status {process.process.returncode}"
-            elif worker.unhealthy is not None:
+            if worker.unhealthy is not None:
                 reason = f"{worker.id} is unhealthy ({worker.unhealthy})"
+            elif not process.alive:
+                reason = f"{worker.id} exited with status {process.process.returncode}"
             elif worker.ready is None and now - worker.launched > self.settings.start_timeout_s:
                 reason = f"{worker.id} not ready after {self.settings.start_timeout_s:.0f} s"
             elif worker.ready is not None and now - worker.last_seen > self.settings.silence_s:

@@ -14,7 +14,7 @@ from builder.endpoint.hosted_api import HostedApi, json_errors
 from builder.endpoint.launchers import Launcher, LineSink
 from builder.endpoint.pool import Event, Pool, ScalerSettings
 from builder.endpoint.queue import JobQueue
-from builder.endpoint.worker_api import WorkerApi, worker_env
+from builder.endpoint.worker_api import PING_INTERVAL_MS, WorkerApi, worker_env
 from rpworker import playground
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
@@ -61,7 +61,13 @@ class Endpoint:
         return f"{self.url}/v2"
 
     def _env(self, worker_id: str) -> Mapping[str, str]:
-        return worker_env(self.url, self.endpoint_id, self.api_key, worker_id)
+        """All the platform sets: its URLs, the worker's name, the endpoint (JSON logs)."""
+        return {
+            **worker_env(self.url, self.endpoint_id, self.api_key, worker_id),
+            "RUNPOD_POD_HOSTNAME": worker_id,
+            "RUNPOD_ENDPOINT_ID": self.endpoint_id,
+            "RUNPOD_PING_INTERVAL": str(PING_INTERVAL_MS),
+        }
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
@@ -99,6 +105,7 @@ class Endpoint:
         await self.pool.close()
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
 
     async def __aenter__(self) -> Endpoint:
         await self.start()

@@ -21,19 +21,18 @@ PING_INTERVAL_MS = 1000
 """Workers ping this often here (the platform's 10 s would make silence slow to see)."""
 
 
-def worker_env(base_url: str, endpoint_id: str, api_key: str, worker_id: str) -> dict[str, str]:
-    """The variables the platform sets in a worker's environment."""
+def worker_env(
+    base_url: str, endpoint_id: str, api_key: str, worker_id: str, gpu: str = "local"
+) -> dict[str, str]:
+    """The variables that point a worker at this platform (``gpu`` is the take URL's tag)."""
     base = f"{base_url}/v2/{endpoint_id}"
     return {
-        "RUNPOD_WEBHOOK_GET_JOB": f"{base}/job-take/$ID?gpu=local",
-        "RUNPOD_WEBHOOK_POST_OUTPUT": f"{base}/job-done/$RUNPOD_POD_ID/$ID?gpu=local",
-        "RUNPOD_WEBHOOK_POST_STREAM": f"{base}/job-stream/$RUNPOD_POD_ID/$ID?gpu=local",
+        "RUNPOD_WEBHOOK_GET_JOB": f"{base}/job-take/$ID?gpu={gpu}",
+        "RUNPOD_WEBHOOK_POST_OUTPUT": f"{base}/job-done/$RUNPOD_POD_ID/$ID?gpu={gpu}",
+        "RUNPOD_WEBHOOK_POST_STREAM": f"{base}/job-stream/$RUNPOD_POD_ID/$ID?gpu={gpu}",
         "RUNPOD_WEBHOOK_PING": f"{base}/ping/$RUNPOD_POD_ID",
         "RUNPOD_AI_API_KEY": api_key,
         "RUNPOD_POD_ID": worker_id,
-        "RUNPOD_POD_HOSTNAME": worker_id,
-        "RUNPOD_ENDPOINT_ID": endpoint_id,
-        "RUNPOD_PING_INTERVAL": str(PING_INTERVAL_MS),
     }
 
 
