@@ -55,7 +55,8 @@ def serve(directory: Path, host: str, port: int, handler: str | None) -> None:
             f"something already listens on {host}:{port}; stop it or choose another --port",
             param_hint=["--port"],
         )
-    out.info(f"serving {directory / handler} on http://{host}:{port}; Ctrl-C stops")
+    url = f"http://{host}:{port}"
+    out.info(f"serving {directory / handler} on {url} (playground at {url}/); Ctrl-C stops")
     supervisor = Supervisor(
         command=worker_command(handler, host, port),
         directory=directory,
