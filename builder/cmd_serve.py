@@ -20,6 +20,19 @@ def worker_command(handler: str, host: str, port: int) -> list[str]:
     return [sys.executable, "-c", _LAUNCH, handler, *flags]
 
 
+def handler_file(directory: Path, handler: str | None) -> str:
+    """``--handler``, else rpbuild.yaml's, else handler.py: a file that must exist in DIR."""
+    project = config.load(directory)
+    handler = handler or (project.handler if project else "handler.py")
+    if not (directory / handler).is_file():
+        raise click.BadParameter(
+            f"{directory / handler} does not exist; create it (rpbuild init) or name "
+            "the file with --handler",
+            param_hint=["--handler"],
+        )
+    return handler
+
+
 def _probe_host(host: str) -> str:
     """Where to connect to see whether a server bound to ``host`` is up."""
     return "127.0.0.1" if host in ("", "0.0.0.0") else host
@@ -40,14 +53,7 @@ def serve(directory: Path, host: str, port: int, handler: str | None) -> None:
     """Run the handler in DIRECTORY behind the local API (/run, /runsync, /stream,
     /status, ...) and restart it whenever a file in DIRECTORY changes. Ctrl-C stops."""
     out = output.for_command()
-    project = config.load(directory)
-    handler = handler or (project.handler if project else "handler.py")
-    if not (directory / handler).is_file():
-        raise click.BadParameter(
-            f"{directory / handler} does not exist; create it (rpbuild init) or name "
-            "the file with --handler",
-            param_hint=["--handler"],
-        )
+    handler = handler_file(directory, handler)
     probe = (_probe_host(host), port)
     if answers(probe):
         # Else the readiness probe would take the other server for the worker.

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from builder import config, docker, output
+from builder import docker, output
+from builder.cmd_serve import handler_file
 from builder.endpoint.launchers import ContainerLauncher, Launcher, ProcessLauncher, engine_has_gpus
 from builder.endpoint.pool import Scaler, ScalerSettings
 from builder.endpoint.server import Endpoint
@@ -23,15 +24,9 @@ def _launcher(
     extra = {**env, **({"RPWORKER_GPU_CHECK": gpu_check} if gpu_check else {})}
     directory = Path(target)
     if directory.is_dir():
-        project = config.load(directory)
-        handler = handler or (project.handler if project else "handler.py")
-        if not (directory / handler).is_file():
-            raise click.BadParameter(
-                f"{directory / handler} does not exist; create it (rpbuild init) or name "
-                "the file with --handler",
-                param_hint=["--handler"],
-            )
-        launcher: Launcher = ProcessLauncher(directory.resolve(), handler, extra)
+        launcher: Launcher = ProcessLauncher(
+            directory.resolve(), handler_file(directory, handler), extra
+        )
         return launcher, playground.test_input(directory)
     docker.inspect(docker.find_builder(), target)
     chosen = {"auto": "all" if engine_has_gpus() else None, "none": None}.get(gpus, gpus)

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from builder.endpoint.pool import Pool
 from builder.endpoint.queue import JobQueue
-from rpworker.store import FAILED, JobRecord
+from rpworker.store import JobRecord
 
 RUNSYNC_WAIT_S = 90.0
 STREAM_WAIT_S = 1.0
@@ -103,16 +103,7 @@ class HostedApi:
         return web.json_response(self._record(request).status_body())
 
     async def _stream(self, request: web.Request) -> web.Response:
-        record = self._record(request)
-        state, chunks = await record.take_chunks(STREAM_WAIT_S)
-        body: dict[str, Any] = {
-            "id": record.id,
-            "status": state,
-            "stream": [{"output": chunk} for chunk in chunks],
-        }
-        if state == FAILED and record.result is not None:
-            body["error"] = record.result.get("error")
-        return web.json_response(body)
+        return web.json_response(await self._record(request).stream_body(STREAM_WAIT_S))
 
     async def _cancel(self, request: web.Request) -> web.Response:
         record = self._record(request)
