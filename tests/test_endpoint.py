@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from builder.cli import main
 from builder.endpoint.pool import Scaler, WorkersFailing
 from tests.fixtures.docker_engine import SEED_HANDLER, SEED_TOKENS
 from tests.fixtures.endpoint import (
@@ -207,3 +209,18 @@ async def test_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
     assert len(pids) == 2
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists(), rest.decode()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--min-workers", "3", "--max-workers", "2"], "--min-workers 3 is more than"),
+        (["--handler", "nope.py"], "nope.py does not exist"),
+        (["-e", "NOEQUALS"], "'NOEQUALS' is not KEY=VALUE"),
+    ],
+)
+def test_up_refuses_bad_options_by_name(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "handler.py").write_text(SEED_HANDLER.read_text())
+    result = CliRunner().invoke(main, ["up", str(tmp_path), *args])
+    assert result.exit_code == 2
+    assert message in result.output

@@ -22,6 +22,7 @@ import itertools
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -34,6 +35,8 @@ from builder.errors import RpbuildError
 log = logging.getLogger("rpbuild.up")
 
 
+GONE_KEPT = 20
+"""Stopped or lost workers still listed (``/workers``, the playground)."""
 MAX_FAILED_STARTS = 3
 """Workers in a row lost before ready: the image cannot start, stop retrying."""
 
@@ -100,7 +103,7 @@ class Pool:
     sink: LineSink = lambda worker_id, line: log.debug("%s | %s", worker_id, line)
     tick_s: float = 0.2
     workers: dict[str, Worker] = field(default_factory=dict)
-    gone: list[Worker] = field(default_factory=list)
+    gone: deque[Worker] = field(default_factory=lambda: deque(maxlen=GONE_KEPT))
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _stopping: set[asyncio.Task[None]] = field(default_factory=set)
     _failed_starts: int = 0
@@ -141,7 +144,7 @@ class Pool:
         """Every worker, current and gone, for the playground and ``--json``."""
         now = time.monotonic()
         rows = []
-        for worker in [*self.workers.values(), *self.gone[-20:]]:
+        for worker in [*self.workers.values(), *self.gone]:
             current = worker.id in self.workers
             rows.append(
                 {
