@@ -10,11 +10,13 @@ import click
 
 from builder import docker, output
 from builder.cmd_serve import handler_file
+from builder.cmd_test import read_input
 from builder.endpoint.launchers import ContainerLauncher, Launcher, ProcessLauncher, engine_has_gpus
 from builder.endpoint.pool import Scaler, ScalerSettings
 from builder.endpoint.server import Endpoint
 from rpworker import playground
 from rpworker.gpu import Mode
+from rpworker.test_mode import INPUT_FILE
 
 
 def _launcher(
@@ -28,10 +30,19 @@ def _launcher(
             directory.resolve(), handler_file(directory, handler), extra
         )
         return launcher, playground.test_input(directory)
-    docker.inspect(docker.find_builder(), target)
+    builder = docker.find_builder()
+    docker.inspect(builder, target)
     chosen = {"auto": "all" if engine_has_gpus() else None, "none": None}.get(gpus, gpus)
     launcher = ContainerLauncher(target, f"rpbuild-up-{Path.cwd().name}", chosen, extra)
-    return launcher, playground.DEFAULT_INPUT
+    return launcher, image_test_input(builder, target)
+
+
+def image_test_input(builder: docker.Builder, image: str) -> str:
+    """./test_input.json, else the one in the image's working directory, else an empty job."""
+    if Path(INPUT_FILE).is_file():
+        return playground.test_input(Path.cwd())
+    read = docker.run_python(builder, image, f"print(open({INPUT_FILE!r}).read(), end='')")
+    return read.stdout if read.returncode == 0 and read.stdout.strip() else playground.DEFAULT_INPUT
 
 
 def _env_pair(
@@ -84,6 +95,13 @@ def _env_pair(
     "production]; warn or off relax it where there is no GPU.",
 )
 @click.option(
+    "--input",
+    "input_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Job file to prefill the playground with [default: test_input.json of DIR, "
+    "or ./test_input.json, or the image's].",
+)
+@click.option(
     "-e", "--env", "env", multiple=True, callback=_env_pair, metavar="KEY=VALUE",
     help="An extra variable for every worker (repeatable).",
 )  # fmt: skip
@@ -100,6 +118,7 @@ def up(
     scaler_value: float,
     gpus: str,
     gpu_check: str | None,
+    input_file: Path | None,
     env: dict[str, str],
 ) -> None:
     """Serve IMAGE (workers are its containers) or the handler in DIR (workers are
@@ -114,6 +133,9 @@ def up(
             param_hint=["--min-workers"],
         )
     launcher, test_input = _launcher(target, handler, gpus, gpu_check, env)
+    if input_file is not None:
+        read_input(input_file)
+        test_input = input_file.read_text(encoding="utf-8")
     if gpu_check in (Mode.WARN.value, Mode.OFF.value):
         out.warn(f"the workers' GPU check is relaxed (RPWORKER_GPU_CHECK={gpu_check})")
     settings = ScalerSettings(

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from builder import docker
+from builder.cmd_up import image_test_input
 from builder.endpoint.launchers import ContainerLauncher
 from builder.endpoint.pool import Scaler, WorkersFailing
 from tests.fixtures.docker_engine import SEED_TOKENS
@@ -92,3 +93,11 @@ async def test_the_gpu_check_is_honoured_by_default(
     client = await start_endpoint(ContainerLauncher(seed_image, containers), min_workers=1)
     with pytest.raises(WorkersFailing, match=r"gpu check failed.*--gpu-check warn"):
         await asyncio.wait_for(client.endpoint.wait(), 180)
+
+
+def test_the_playground_is_prefilled_from_the_image(
+    seed_image: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./test_input.json: the image's is used
+    prefill = image_test_input(docker.find_builder(), seed_image)
+    assert json.loads(prefill) == {"input": {"prompt": "hi"}}

@@ -4,9 +4,9 @@ Records are the runtime's own (:class:`rpworker.store.JobRecord`), so status
 bodies, chunk buffers and timings are exactly what the local API answers.
 
 A job whose worker is lost (the process died, or it stopped pinging) goes
-back to the front of the queue and counts in ``/health``'s ``jobs.retried``,
-as on the platform; lost a second time, it fails with an error saying so
-rather than looping on a job that kills its workers.
+back to the front of the queue and counts in ``/health``'s ``jobs.retried``
+(the platform's counter of such retries); lost a second time, it fails with an
+error saying so rather than looping on a job that kills its workers.
 """
 
 from __future__ import annotations
