@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from builder import docker
-from builder.cmd_up import image_test_input
+from builder import engine
+from builder.commands.cmd_up import image_test_input
 from builder.endpoint.launchers import ContainerLauncher
 from builder.endpoint.pool import Scaler, WorkersFailing
 from tests.fixtures.docker_engine import SEED_TOKENS
@@ -30,7 +30,7 @@ def containers() -> Iterator[str]:
     """A unique container name prefix; whatever is left under it is removed after the test."""
     prefix = f"rpbuild-up-test-{uuid.uuid4().hex[:10]}"
     yield prefix
-    client = docker.client()
+    client = engine.client()
     listed = subprocess.run(
         [client, "ps", "-aq", "--filter", f"name={prefix}"], capture_output=True, text=True
     )
@@ -42,7 +42,7 @@ def containers() -> Iterator[str]:
 
 async def _running_containers(prefix: str) -> list[str]:
     listed = await asyncio.create_subprocess_exec(
-        docker.client(), "ps", "-q", "--filter", f"name={prefix}", stdout=subprocess.PIPE
+        engine.client(), "ps", "-q", "--filter", f"name={prefix}", stdout=subprocess.PIPE
     )
     out, _ = await listed.communicate()
     return out.decode().split()
@@ -77,7 +77,7 @@ async def test_a_burst_adds_a_container_and_a_killed_one_is_replaced(
     assert len(await _running_containers(containers)) == 2
     victim = client.endpoint.queue.running[jobs[0]].worker_id
     killed = await asyncio.create_subprocess_exec(
-        docker.client(), "kill", f"{containers}-{victim}", stdout=subprocess.DEVNULL
+        engine.client(), "kill", f"{containers}-{victim}", stdout=subprocess.DEVNULL
     )
     assert await killed.wait() == 0
     for job_id in jobs:
@@ -99,5 +99,5 @@ def test_the_playground_is_prefilled_from_the_image(
     seed_image: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no ./test_input.json: the image's is used
-    prefill = image_test_input(docker.find_builder(), seed_image)
+    prefill = image_test_input(engine.find_builder(), seed_image)
     assert json.loads(prefill) == {"input": {"prompt": "hi"}}

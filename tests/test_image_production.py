@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from builder import docker
+from builder import engine
 from builder.endpoint.emulator import Emulator
 from tests.fixtures.docker_engine import SEED_TOKENS
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.docker
 class Container:
     """A `docker run` of a worker image, in the foreground as the platform runs it."""
 
-    def __init__(self, builder: docker.Builder, name: str, process: asyncio.subprocess.Process):
+    def __init__(self, builder: engine.Builder, name: str, process: asyncio.subprocess.Process):
         self.builder, self.name, self.process = builder, name, process
 
     async def stop(self) -> int:
@@ -46,7 +46,7 @@ RunContainer = Callable[..., Awaitable[Container]]
 
 @pytest.fixture
 async def run_container(
-    docker_builder: docker.Builder, emulator: Emulator
+    docker_builder: engine.Builder, emulator: Emulator
 ) -> AsyncIterator[RunContainer]:
     names: list[str] = []
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder import docker
+from builder import engine
 
 LineSink = Callable[[str, str], None]
 """``sink(worker_id, line)``: one line of a worker's output."""
@@ -87,7 +87,7 @@ class WorkerProcess:
 
 async def _docker(*args: str) -> None:
     process = await asyncio.create_subprocess_exec(
-        docker.client(), *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        engine.client(), *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     await process.wait()
 
@@ -143,7 +143,7 @@ class ContainerLauncher:
         variables = {**env, **self.extra_env}
         flags = [arg for key, value in variables.items() for arg in ("-e", f"{key}={value}")]
         gpus = ["--gpus", self.gpus] if self.gpus else []
-        run = [docker.client(), "run", "--rm", "--name", name, "--network", "host"]
+        run = [engine.client(), "run", "--rm", "--name", name, "--network", "host"]
         return [*run, *gpus, *flags, self.image]
 
     async def start(self, worker_id: str, env: Mapping[str, str], sink: LineSink) -> WorkerProcess:
@@ -158,7 +158,7 @@ Launcher = ProcessLauncher | ContainerLauncher
 def engine_has_gpus() -> bool:
     """Whether this engine can give containers GPUs (the NVIDIA runtime is installed)."""
     done = subprocess.run(
-        [docker.client(), "info", "--format", "{{json .Runtimes}}"],
+        [engine.client(), "info", "--format", "{{json .Runtimes}}"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from builder import docker, output
-from builder.cmd_serve import handler_file
-from builder.cmd_test import read_input
+from builder import engine, output
+from builder.commands.cmd_serve import handler_file
+from builder.commands.cmd_test import read_input
 from builder.endpoint.launchers import ContainerLauncher, Launcher, ProcessLauncher, engine_has_gpus
 from builder.endpoint.pool import Scaler, ScalerSettings
 from builder.endpoint.server import Endpoint
@@ -30,18 +30,18 @@ def _launcher(
             directory.resolve(), handler_file(directory, handler), extra
         )
         return launcher, playground.test_input(directory)
-    builder = docker.find_builder()
-    docker.inspect(builder, target)
+    builder = engine.find_builder()
+    engine.inspect(builder, target)
     chosen = {"auto": "all" if engine_has_gpus() else None, "none": None}.get(gpus, gpus)
     launcher = ContainerLauncher(target, f"rpbuild-up-{Path.cwd().name}", chosen, extra)
     return launcher, image_test_input(builder, target)
 
 
-def image_test_input(builder: docker.Builder, image: str) -> str:
+def image_test_input(builder: engine.Builder, image: str) -> str:
     """./test_input.json, else the one in the image's working directory, else an empty job."""
     if Path(INPUT_FILE).is_file():
         return playground.test_input(Path.cwd())
-    read = docker.run_python(builder, image, f"print(open({INPUT_FILE!r}).read(), end='')")
+    read = engine.run_python(builder, image, f"print(open({INPUT_FILE!r}).read(), end='')")
     return read.stdout if read.returncode == 0 and read.stdout.strip() else playground.DEFAULT_INPUT
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import click
 import jinja2
 
-from builder.spec import BaseSpec, TorchWheel
+from builder.build.spec import BaseSpec, TorchWheel
 
 BASE_TEMPLATE = "base.Dockerfile.j2"
 APP_TEMPLATE = "app.Dockerfile.j2"
