@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from builder.cli import main
+from builder.commands.cli import main
 from builder.endpoint.pool import Scaler, WorkersFailing
 from tests.fixtures.docker_engine import SEED_HANDLER, SEED_TOKENS
 from tests.fixtures.endpoint import (

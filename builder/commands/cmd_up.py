@@ -175,7 +175,14 @@ async def _serve(endpoint: Endpoint, out: output.Output) -> None:
         pool = asyncio.ensure_future(endpoint.wait())
         stopped = asyncio.ensure_future(stop.wait())
         await asyncio.wait({pool, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        out.info("stopping every worker")
+        out.info("stopping every worker (Ctrl-C again kills them)")
+        killing: set[asyncio.Future[None]] = set()  # referenced until done
+
+        def kill_all() -> None:
+            killing.add(asyncio.ensure_future(endpoint.pool.kill_all()))
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, kill_all)
         stopped.cancel()
         if pool.done():
             pool.result()

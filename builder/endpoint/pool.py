@@ -267,6 +267,12 @@ class Pool:
         self.gone.append(worker)
         await self.queue.worker_lost(worker.id, f"{worker.id} was stopped")
 
+    async def kill_all(self) -> None:
+        """A second Ctrl-C: no more grace for anyone."""
+        for worker in list(self.workers.values()):
+            if worker.process is not None:
+                await worker.process.kill()
+
     async def close(self) -> None:
         """Stop every worker this pool started, all at once; nothing is left running."""
         await asyncio.gather(*self._stopping, return_exceptions=True)
