@@ -224,3 +224,18 @@ def test_up_refuses_bad_options_by_name(tmp_path: Path, args: list[str], message
     result = CliRunner().invoke(main, ["up", str(tmp_path), *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+async def test_a_concurrent_worker_holds_several_jobs(start_endpoint: StartEndpoint) -> None:
+    client = await start_endpoint(
+        LONG_HANDLER.replace("CONFIG = {", 'CONFIG = {"concurrency_modifier": lambda n: 2, '),
+        min_workers=1,
+        max_workers=1,
+    )
+    jobs = [await client.run({"chunks": 20, "pause": 0.1}) for _ in range(2)]
+    await client.until(lambda: len(client.endpoint.queue.running) == 2, "both jobs running")
+    [worker] = client.endpoint.pool.describe()
+    assert (worker["state"], sorted(worker["jobs"])) == ("running", sorted(jobs))
+    assert (await client.call("GET", "/health"))["workers"]["running"] == 1
+    for job_id in jobs:
+        assert (await client.final(job_id))["status"] == "COMPLETED"
