@@ -65,13 +65,14 @@ async def test_the_official_client_against_two_containers(
     assert await _running_containers(containers) == []
 
 
-async def test_a_burst_adds_a_container_and_a_killed_one_is_replaced(
+async def test_a_burst_adds_a_container_a_killed_one_is_replaced_idle_ones_go(
     seed_image: str, containers: str, start_endpoint: StartEndpoint
 ) -> None:
     launcher = ContainerLauncher(seed_image, containers, extra_env=NO_GPU)
     client = await start_endpoint(
-        launcher, min_workers=1, max_workers=2, scaler=Scaler.REQUEST_COUNT, scaler_value=1
-    )
+        launcher, min_workers=1, max_workers=2, idle_timeout_s=1,
+        scaler=Scaler.REQUEST_COUNT, scaler_value=1,
+    )  # fmt: skip
     jobs = [await client.run({"prompt": str(n)}) for n in range(2)]
     await client.until(lambda: len(client.endpoint.queue.running) == 2, "two jobs running", 120)
     assert len(await _running_containers(containers)) == 2
@@ -85,6 +86,8 @@ async def test_a_burst_adds_a_container_and_a_killed_one_is_replaced(
         assert (final["status"], final["output"]) == ("COMPLETED", SEED_TOKENS)
     assert (await client.call("GET", "/health"))["jobs"]["retried"] == 1
     assert any(f"{victim} exited" in event for event in client.events), client.events
+    await client.until(lambda: len(client.endpoint.pool.workers) == 1, "back to one", 60)
+    assert len(await _running_containers(containers)) == 1
 
 
 async def test_the_gpu_check_is_honoured_by_default(
