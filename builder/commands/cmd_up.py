@@ -8,12 +8,14 @@ from pathlib import Path
 
 import click
 
-from builder import engine, output
+from builder import engine
+from builder.commands.base import Command, pass_output
 from builder.commands.cmd_serve import handler_file
-from builder.commands.cmd_test import read_input
+from builder.dev.image_run import read_input
 from builder.endpoint.launchers import ContainerLauncher, Launcher, ProcessLauncher, engine_has_gpus
 from builder.endpoint.pool import Scaler, ScalerSettings
 from builder.endpoint.server import Endpoint
+from builder.output import Output
 from rpworker import playground
 from rpworker.gpu import Mode
 from rpworker.test_mode import INPUT_FILE
@@ -57,7 +59,7 @@ def _env_pair(
     return pairs
 
 
-@click.command("up")
+@click.command("up", cls=Command)
 @click.argument("target", default=".", metavar="[IMAGE | DIR]")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
@@ -105,7 +107,9 @@ def _env_pair(
     "-e", "--env", "env", multiple=True, callback=_env_pair, metavar="KEY=VALUE",
     help="An extra variable for every worker (repeatable).",
 )  # fmt: skip
+@pass_output
 def up(
+    out: Output,
     target: str,
     host: str,
     port: int,
@@ -126,7 +130,6 @@ def up(
     /v2/ENDPOINT_ID/run, runsync, stream, status, cancel, health, purge-queue,
     workers that take jobs over the platform's protocol and scale with the queue,
     and a playground at /. Ctrl-C stops every worker."""
-    out = output.for_command()
     if min_workers > max_workers:
         raise click.BadParameter(
             f"--min-workers {min_workers} is more than --max-workers {max_workers}",
@@ -163,7 +166,7 @@ def up(
         ) from None
 
 
-async def _serve(endpoint: Endpoint, out: output.Output) -> None:
+async def _serve(endpoint: Endpoint, out: Output) -> None:
     """Until Ctrl-C or SIGTERM; every worker is stopped on the way out."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

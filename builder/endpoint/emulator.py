@@ -15,7 +15,7 @@ import contextlib
 import json
 import random
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +24,6 @@ from aiohttp import web
 
 from builder.endpoint.queue import JobQueue
 from builder.endpoint.worker_api import WorkerApi, worker_env
-from rpworker.types import Job
 
 ROUTES = ("take", "stop", "done", "stream", "ping")
 _ROUTE_OF_PATH = {
@@ -75,6 +74,8 @@ class Emulator:
     takes: list[dict[str, str]] = field(default_factory=list)
     take_times: list[float] = field(default_factory=list)
     pings: list[tuple[float, dict[str, str]]] = field(default_factory=list)
+    stop_answer: Any = None
+    """When set, every job-stop poll is answered with this JSON at once (a misbehaving platform)."""
     bad_auth: int = 0
     injected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -82,13 +83,16 @@ class Emulator:
         self._rng = random.Random(self.seed)
         self._changed = asyncio.Condition()
         self.jobs = JobQueue()
+        self.raw: deque[Any] = deque()
+        """Jobs handed out verbatim by job-take, before queued ones: malformed jobs (no id,
+        odd ids) that a worker must survive, which the real queue never makes."""
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
     @property
-    def queue(self) -> list[Job]:
-        """The jobs no worker has taken yet (a copy)."""
-        return [record.job for record in self.jobs.pending]
+    def queue(self) -> list[Any]:
+        """The jobs no worker has taken yet, raw ones first (a copy)."""
+        return [*self.raw, *(record.job for record in self.jobs.pending)]
 
     # -- control -------------------------------------------------------------
 
@@ -152,7 +156,17 @@ class Emulator:
             return refusal
         else:
             await self._record(route, request)
+            if route == "stop" and self.stop_answer is not None:
+                return web.json_response(self.stop_answer)
+            if route == "take" and self.raw:
+                return self._take_raw(request)
         return await handler(request)
+
+    def _take_raw(self, request: web.Request) -> web.Response:
+        if "/job-take-batch/" not in request.path:
+            return web.json_response(self.raw.popleft())
+        size = int(request.query.get("batch_size", "1"))
+        return web.json_response([self.raw.popleft() for _ in range(min(size, len(self.raw)))])
 
     async def _inject(self, route: str, request: web.Request) -> web.Response | None:
         faults = self.faults.get(route)

@@ -84,7 +84,7 @@ class HostedApi:
         job_id = request.match_info["job_id"]
         record = self.queue.store.get(job_id)
         if record is None:
-            raise _refuse(404, f"no job {job_id!r} (unknown, or finished and evicted)")
+            raise _refuse(404, self.queue.store.missing(job_id))
         return record
 
     async def _run(self, request: web.Request) -> web.Response:

@@ -131,8 +131,8 @@ class JobQueue:
                 )
             return sorted(self._stops.pop(worker_id, ()))
 
-    async def done(self, worker_id: str, job_id: str, body: ResultBody) -> None:
-        """A result (or an ``IN_PROGRESS`` update) from the worker that holds the job.
+    async def done(self, worker_id: str, job_id: str, body: ResultBody, size: int) -> None:
+        """A result (or an ``IN_PROGRESS`` update, ``size`` JSON bytes) from the job's worker.
 
         A post for a job this worker no longer holds (cancelled, timed out,
         handed to another worker after this one was given up) is ignored.
@@ -144,12 +144,12 @@ class JobQueue:
             assignment.record.set_progress(body.get("output"))
             return
         status = FAILED if results.is_failure(body) else COMPLETED
-        await self._end(assignment.record, status, body)
+        await self._end(assignment.record, status, body, size)
 
-    async def chunk(self, worker_id: str, job_id: str, output: Any) -> None:
+    async def chunk(self, worker_id: str, job_id: str, output: Any, size: int) -> None:
         assignment = self.running.get(job_id)
         if assignment is not None and assignment.worker_id == worker_id:
-            await assignment.record.put_chunk(output)
+            await assignment.record.put_chunk(output, size)
 
     def held_by(self, worker_id: str) -> list[str]:
         return [job_id for job_id, a in self.running.items() if a.worker_id == worker_id]
@@ -181,7 +181,9 @@ class JobQueue:
 
     # -- ending --------------------------------------------------------------
 
-    async def _end(self, record: JobRecord, status: str, body: ResultBody | None) -> None:
+    async def _end(
+        self, record: JobRecord, status: str, body: ResultBody | None, size: int = 0
+    ) -> None:
         if record.final:
             return
         assignment = self.running.pop(record.id, None)
@@ -189,10 +191,13 @@ class JobQueue:
             self._stops.setdefault(assignment.worker_id, set()).add(record.id)
         with contextlib.suppress(ValueError):
             self.pending.remove(record)
-        await self._finish(record, status, body)
+        await self._finish(record, status, body, size)
 
-    async def _finish(self, record: JobRecord, status: str, body: ResultBody | None) -> None:
+    async def _finish(
+        self, record: JobRecord, status: str, body: ResultBody | None, size: int = 0
+    ) -> None:
+        """``size``: the result's JSON bytes, counted against the store's limits."""
         self._attempts.pop(record.id, None)
-        await self.store.finish(record, status, body)
+        await self.store.finish(record, status, body, size)
         async with self._changed:
             self._changed.notify_all()

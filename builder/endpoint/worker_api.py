@@ -6,13 +6,13 @@ Workers find these routes through the ``RUNPOD_WEBHOOK_*`` variables
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from builder.endpoint.queue import JobQueue
+from rpworker import codec
 
 Contact = Callable[[str, str, Mapping[str, str]], None]
 """``contact(worker_id, route, query)``: called on every authenticated worker request."""
@@ -78,14 +78,14 @@ class WorkerApi:
 
     async def _done(self, request: web.Request) -> web.Response:
         worker_id = self._worker(request, "done")
-        body = await _json_object(request)
-        await self.queue.done(worker_id, request.match_info["job"], body)
+        body, size = await _json_object(request)
+        await self.queue.done(worker_id, request.match_info["job"], body, size)
         return web.json_response({})
 
     async def _stream(self, request: web.Request) -> web.Response:
         worker_id = self._worker(request, "stream")
-        body = await _json_object(request)
-        await self.queue.chunk(worker_id, request.match_info["job"], body.get("output"))
+        body, size = await _json_object(request)
+        await self.queue.chunk(worker_id, request.match_info["job"], body.get("output"), size)
         return web.json_response({})
 
     async def _ping(self, request: web.Request) -> web.Response:
@@ -99,11 +99,13 @@ def _count(raw: str) -> int:
     return int(raw)
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
+async def _json_object(request: web.Request) -> tuple[dict[str, Any], int]:
+    """The posted object and its size in bytes."""
+    raw = await request.read()
     try:
-        body = json.loads(await request.read())
-    except ValueError as exc:
+        body = codec.loads(raw)
+    except codec.NotJSON as exc:
         raise web.HTTPBadRequest(text=f"body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="body must be a JSON object")
-    return body
+    return body, len(raw)
