@@ -102,8 +102,7 @@ def serve(project: Path) -> Iterator[Serve]:
     running = Serve(project)
     yield running
     if running.process.poll() is None:
-        running.process.kill()
-        running.process.wait()
+        running.stop()  # Ctrl-C: the supervisor stops its worker (a kill would orphan it)
 
 
 def alive(pid: int) -> bool:
