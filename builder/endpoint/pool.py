@@ -192,7 +192,8 @@ class Pool:
 
     async def _lose(self, worker: Worker, reason: str) -> None:
         held = self.queue.held_by(worker.id)
-        self.event(reason + (f"; its jobs {', '.join(held)} go back to the queue" if held else ""))
+        lost = f"; its jobs {', '.join(held)} are requeued (once) or failed" if held else ""
+        self.event(reason + lost)
         del self.workers[worker.id]
         self.gone.append(worker)
         await self.queue.worker_lost(worker.id, reason)
