@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from click.testing import CliRunner
 
 from builder.commands.cli import main
@@ -239,3 +240,26 @@ async def test_a_concurrent_worker_holds_several_jobs(start_endpoint: StartEndpo
     assert (await client.call("GET", "/health"))["workers"]["running"] == 1
     for job_id in jobs:
         assert (await client.final(job_id))["status"] == "COMPLETED"
+
+
+async def test_a_finished_job_is_posted_to_its_webhook(start_endpoint: StartEndpoint) -> None:
+    received: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+
+    async def hook(request: web.Request) -> web.Response:
+        await received.put(await request.json())
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        client = await start_endpoint(LONG_HANDLER, min_workers=1)
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+        body = {"input": {"chunks": 2, "pause": 0}, "webhook": url}
+        job_id = (await client.call("POST", "/run", body))["id"]
+        posted = await asyncio.wait_for(received.get(), 60)
+        assert (posted["id"], posted["status"], posted["output"]) == (job_id, "COMPLETED", [0, 1])
+    finally:
+        await runner.cleanup()

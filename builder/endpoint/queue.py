@@ -58,6 +58,8 @@ class JobQueue:
         self._attempts: dict[str, int] = {}
         self._stops: dict[str, set[str]] = {}
         self._changed = asyncio.Condition()
+        self.on_final: Callable[[JobRecord], None] | None = None
+        """Called once per job as it ends (the endpoint posts its webhook)."""
 
     # -- the hosted side -----------------------------------------------------
 
@@ -201,3 +203,5 @@ class JobQueue:
         await self.store.finish(record, status, body, size)
         async with self._changed:
             self._changed.notify_all()
+        if self.on_final is not None:
+            self.on_final(record)

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Mapping
 from types import TracebackType
 
+import aiohttp
 from aiohttp import web
 
 from builder.endpoint.hosted_api import HostedApi, json_errors
@@ -16,6 +17,8 @@ from builder.endpoint.pool import Event, Pool, ScalerSettings
 from builder.endpoint.queue import JobQueue
 from builder.endpoint.worker_api import PING_INTERVAL_MS, WorkerApi, worker_env
 from rpworker import playground
+from rpworker.local_jobs import post_webhook
+from rpworker.store import JobRecord
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 """What the platform accepts in one request (results over this are refused)."""
@@ -54,6 +57,8 @@ class Endpoint:
         """Where clients and workers reach the server, once started."""
         self._runner: web.AppRunner | None = None
         self._scaling: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._webhooks: set[asyncio.Task[None]] = set()
 
     @property
     def api_url(self) -> str:
@@ -83,7 +88,17 @@ class Endpoint:
         playground.add_routes(app, settings)
         return app
 
+    def _post_webhook(self, record: JobRecord) -> None:
+        """A finished job with a ``webhook`` gets its final status posted there, as on RunPod."""
+        if record.webhook is None or self._session is None:
+            return
+        task = asyncio.ensure_future(post_webhook(self._session, record.webhook, record))
+        self._webhooks.add(task)
+        task.add_done_callback(self._webhooks.discard)
+
     async def start(self) -> None:
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        self.queue.on_final = self._post_webhook
         self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
@@ -106,6 +121,12 @@ class Endpoint:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        for task in self._webhooks:
+            task.cancel()  # a webhook that still fails at shutdown is not waited for
+        await asyncio.gather(*self._webhooks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def __aenter__(self) -> Endpoint:
         await self.start()
