@@ -8,7 +8,6 @@ what is allowed) and :func:`resolve` (the typed config, unset keys ``None``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,15 +15,21 @@ from typing import Any
 
 import yaml
 
-from builder.build import compat
+from builder.build import compat, user_yaml
 from builder.errors import InputError
 from builder.registry.reference import parse_ref
+from builder.values import (
+    BUILD_ARG,
+    DEB_PACKAGE,
+    MAJOR_MINOR,
+    VERSION,
+    is_user,
+    matches,
+    shown,
+)
 
 FILE_NAME = "rpbuild.yaml"
 
-_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
-_MAJOR_MINOR = re.compile(r"^\d+\.\d+$")
-_DEB_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[\w.+:~-]+)?$")
 _FLAVORS = ("runtime", "devel")
 
 
@@ -38,7 +43,7 @@ class ConfigIssue:
     allowed: str | None = None
 
     def describe(self, path: Path) -> str:
-        text = f"{path}: {self.key}: {self.message} (got {self.value!r})"
+        text = f"{path}: {self.key}: {self.message} (got {shown(self.value)})"
         return f"{text}; allowed: {self.allowed}" if self.allowed else text
 
 
@@ -63,6 +68,14 @@ def _is_tagged_ref(text: str) -> bool:
         return parse_ref(text).digest is None
     except InputError:
         return False
+
+
+def _is_image_ref(text: str) -> bool:
+    try:
+        parse_ref(text)
+    except InputError:
+        return False
+    return True
 
 
 def _is_repository(text: str) -> bool:
@@ -114,12 +127,14 @@ def _list_of(item: Validator, allowed: str) -> Validator:
     return check
 
 
-def _mapping_of_scalars(key: str, value: Any) -> ConfigIssue | None:
+def _build_args(key: str, value: Any) -> ConfigIssue | None:
     scalars = (str, int, float, bool)
     if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, scalars) for k, v in value.items()
+        matches(BUILD_ARG, k) and isinstance(v, scalars) for k, v in value.items()
     ):
-        return ConfigIssue(key, value, "must map names to values", "NAME: value pairs")
+        return ConfigIssue(
+            key, value, "must map names to values", "NAME: value pairs, NAME like MODEL_ID"
+        )
     return None
 
 
@@ -138,10 +153,10 @@ def _text(key: str, value: Any) -> ConfigIssue | None:
 _PYTHON_HINT = " (unquoted, YAML reads 3.10 as the number 3.1)"
 
 FIELDS: dict[str, Validator] = {
-    "cuda": _string(_VERSION.match, 'a CUDA release such as "12.1" or "12.4.1"'),
-    "python": _string(_MAJOR_MINOR.match, 'a Python version such as "3.11"', _PYTHON_HINT),
-    "torch": _string(_VERSION.match, 'a torch release such as "2.4.1", or null for none'),
-    "ubuntu": _string(_MAJOR_MINOR.match, 'an Ubuntu release such as "22.04"'),
+    "cuda": _string(VERSION.fullmatch, 'a CUDA release such as "12.1" or "12.4.1"'),
+    "python": _string(MAJOR_MINOR.fullmatch, 'a Python version such as "3.11"', _PYTHON_HINT),
+    "torch": _string(VERSION.fullmatch, 'a torch release such as "2.4.1", or null for none'),
+    "ubuntu": _string(MAJOR_MINOR.fullmatch, 'an Ubuntu release such as "22.04"'),
     "flavor": _choice(_FLAVORS),
     "repository": _string(_is_repository, "an image repository such as ghcr.io/you/worker"),
     "tags": _list_of(
@@ -151,26 +166,29 @@ FIELDS: dict[str, Validator] = {
     "handler": _relative_file,
     "requirements": _relative_file,
     "system_packages": _list_of(
-        _string(_DEB_PACKAGE.match, "apt package"), "a list of apt package names such as [ffmpeg]"
+        _string(DEB_PACKAGE.fullmatch, "apt package"),
+        "a list of apt package names such as [ffmpeg]",
     ),
-    "base_image": _text,
-    "build_args": _mapping_of_scalars,
+    "base_image": _string(_is_image_ref, "an image reference such as nvidia/cuda:12.4.1-base"),
+    "build_args": _build_args,
     "ca_bundle": _text,
     "platform": _text,
+    "user": _string(is_user, "a non-root user name such as worker (lower case, 32 characters)"),
+    "include": _list_of(_text, "a list of files or patterns in the project, e.g. [.env.example]"),
 }
 """Top-level keys and their checks; ``null`` always means "use the default"."""
 
 GPU_FIELDS: dict[str, Validator] = {
     "min_gpus": _int(1),
     "min_gpu_memory": _int(1, " (MB of free memory per GPU)"),
-    "min_compute_capability": _string(_MAJOR_MINOR.match, 'a compute capability such as "8.0"'),
+    "min_compute_capability": _string(MAJOR_MINOR.fullmatch, 'a compute capability such as "8.0"'),
 }
 
 
 def parse(path: Path) -> dict[str, Any]:
     """The raw mapping, or a ProjectConfigError if the file is not a YAML mapping."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = user_yaml.load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "file"
@@ -222,7 +240,7 @@ def validate(raw: Mapping[str, Any], known_cuda: Sequence[str] = ()) -> list[Con
     if (
         known_cuda
         and isinstance(cuda, str)
-        and _VERSION.match(cuda)
+        and VERSION.fullmatch(cuda)
         and not any(compat.is_release_of(release, cuda) for release in known_cuda)
     ):
         issues.append(ConfigIssue("cuda", cuda, "unknown CUDA release", ", ".join(known_cuda)))
@@ -251,6 +269,8 @@ class ProjectConfig:
     min_gpus: int | None = None
     min_gpu_memory: int | None = None
     min_compute_capability: str | None = None
+    user: str | None = None
+    include: tuple[str, ...] = ()
 
     @property
     def directory(self) -> Path:
@@ -264,6 +284,7 @@ def resolve(path: Path, raw: Mapping[str, Any]) -> ProjectConfig:
     values.update({k: v for k, v in gpu.items() if v is not None})
     values["tags"] = tuple(values.get("tags", ()))
     values["system_packages"] = tuple(values.get("system_packages", ()))
+    values["include"] = tuple(values.get("include", ()))
     values["build_args"] = {k: _yaml_scalar(v) for k, v in values.get("build_args", {}).items()}
     return ProjectConfig(path=path, **values)
 

@@ -15,10 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from builder.build import compat, config
+from builder.build.option_checks import check_options
 from builder.build.spec import BaseSpec, GpuRequirements, ImageOptions
 from builder.errors import IncompatibleChoiceError, InputError, Source, flag
 
-SCALARS = ("cuda", "python", "torch", "ubuntu", "flavor", "repository", "base_image", "platform")
+SCALARS = (
+    "cuda",
+    "python",
+    "torch",
+    "ubuntu",
+    "flavor",
+    "repository",
+    "base_image",
+    "platform",
+    "user",
+)
 """Options a file sets like the flag of the same name."""
 FILES = ("handler", "requirements", "ca_bundle")
 """Options naming a file: a flag's path is as given, a file's is relative to the file."""
@@ -46,6 +57,7 @@ class Layer:
         values |= {
             "tags": project.tags,
             "system_packages": project.system_packages,
+            "include": project.include,
             "build_args": project.build_args,
         }
         return cls(str(project.path), project.directory, values)
@@ -71,7 +83,7 @@ def resolve_options(
         values[name], sources[name] = value, source
 
     below = layer.values if layer else {}
-    for name in (*SCALARS, *FILES, *GPU, "tags", "system_packages"):
+    for name in (*SCALARS, *FILES, *GPU, "tags", "system_packages", "include"):
         if flags.get(name) not in (None, ()):
             take(name, flags[name], _flag(name))
         elif below.get(name) not in (None, ()):
@@ -96,6 +108,7 @@ def resolve_options(
         values.pop("min_compute_capability", None),
     )
     options = ImageOptions(directory=directory, gpu=gpu, **values)
+    check_options(options, sources)
     return ResolvedOptions(options, sources)
 
 

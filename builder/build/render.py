@@ -6,6 +6,7 @@ Same inputs, same bytes: no clock, no environment, sorted mappings. A user templ
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ class RenderInput:
     gpu_env: dict[str, str] = field(default_factory=dict)
     handler_file: str = ""
     has_requirements: bool = False
+    user: str = ""
 
 
 def base_input(spec: BaseSpec, **extra: Any) -> RenderInput:
@@ -51,11 +53,22 @@ def base_input(spec: BaseSpec, **extra: Any) -> RenderInput:
     )
 
 
+def quoted(value: str) -> str:
+    """A double-quoted Dockerfile word (LABEL, ENV): ``\\``, ``"`` and ``$`` escaped.
+
+    A line break cannot be escaped there; every value was checked before rendering,
+    so one here is a bug.
+    """
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValueError(f"control character in a Dockerfile value: {value!r}")
+    return '"' + re.sub(r'([\\"$])', r"\\\1", value) + '"'
+
+
 def _environment(template: Path | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("builder.templates", ".")]
     if template is not None:
         loaders.insert(0, jinja2.FileSystemLoader(str(template.parent)))
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -63,6 +76,8 @@ def _environment(template: Path | None) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["quoted"] = quoted
+    return env
 
 
 def render(name: str, data: RenderInput, template: Path | None = None) -> str:

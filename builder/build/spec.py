@@ -52,6 +52,8 @@ class ImageOptions:
     template: Path | None = None
     gpu: GpuRequirements = field(default_factory=GpuRequirements)
     verify: bool = True
+    user: str | None = None
+    include: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
