@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rpworker import results
+from rpworker.local_jobs import ApiSettings
 from rpworker.store import (
     CANCELLED,
     COMPLETED,
@@ -50,8 +51,15 @@ class Assignment:
 class JobQueue:
     """Every job of one endpoint; all changes happen on the event loop."""
 
-    def __init__(self, *, buffer_size: int = 1024, retention_s: float = 600.0) -> None:
-        self.store = JobStore(buffer_size=buffer_size, retention_s=retention_s)
+    def __init__(self, settings: ApiSettings | None = None) -> None:
+        """``settings``: the local API's limits on buffered chunks and finished jobs."""
+        limits = settings or ApiSettings()
+        self.store = JobStore(
+            buffer_size=limits.stream_buffer,
+            retention_s=limits.job_retention_s,
+            max_finished=limits.max_finished_jobs,
+            max_bytes=limits.max_finished_bytes,
+        )
         self.pending: deque[JobRecord] = deque()
         self.running: dict[str, Assignment] = {}
         self.retried = 0
