@@ -173,6 +173,7 @@ FIELDS: dict[str, Validator] = {
     "build_args": _build_args,
     "ca_bundle": _text,
     "platform": _text,
+    "runpod_sdk": _choice(("keep", "replace")),
     "user": _string(is_user, "a non-root user name such as worker (lower case, 32 characters)"),
     "include": _list_of(_text, "a list of files or patterns in the project, e.g. [.env.example]"),
 }
@@ -269,6 +270,7 @@ class ProjectConfig:
     min_gpus: int | None = None
     min_gpu_memory: int | None = None
     min_compute_capability: str | None = None
+    runpod_sdk: str | None = None
     user: str | None = None
     include: tuple[str, ...] = ()
 

@@ -34,6 +34,8 @@ SCALARS = (
 FILES = ("handler", "requirements", "ca_bundle")
 """Options naming a file: a flag's path is as given, a file's is relative to the file."""
 GPU = ("min_gpus", "min_gpu_memory", "min_compute_capability")
+FILE_ONLY = ("runpod_sdk",)
+"""Options only rpbuild.yaml sets."""
 FLAG_ONLY = ("secrets", "no_cache", "template", "verify")
 """Options only the command line sets."""
 _FLAGS = {"tags": "--tag", "build_args": "--build-arg", "secrets": "--secret"}
@@ -53,7 +55,7 @@ class Layer:
 
     @classmethod
     def of_project(cls, project: config.ProjectConfig) -> Layer:
-        values = {name: getattr(project, name) for name in (*SCALARS, *FILES, *GPU)}
+        values = {name: getattr(project, name) for name in (*SCALARS, *FILES, *GPU, *FILE_ONLY)}
         values |= {
             "tags": project.tags,
             "system_packages": project.system_packages,
@@ -83,7 +85,7 @@ def resolve_options(
         values[name], sources[name] = value, source
 
     below = layer.values if layer else {}
-    for name in (*SCALARS, *FILES, *GPU, "tags", "system_packages", "include"):
+    for name in (*SCALARS, *FILES, *GPU, *FILE_ONLY, "tags", "system_packages", "include"):
         if flags.get(name) not in (None, ()):
             take(name, flags[name], _flag(name))
         elif below.get(name) not in (None, ()):
