@@ -6,7 +6,7 @@ import itertools
 import json
 import signal
 
-from bench.emulator import Emulator, Faults
+from builder.endpoint.emulator import Emulator, Faults
 from tests.fixtures.platform import StartWorker
 from tests.fixtures.worker_process import EXITING_HANDLER
 
@@ -352,7 +352,7 @@ async def test_job_ids_are_checked_and_encoded(
 ) -> None:
     """Row 9: odd ids post to their own job's URL; unusable ids are logged, not run."""
     odd = "a/../../job-take/x?y="
-    emulator.queue.extend(
+    emulator.raw.extend(
         [
             {"id": odd, "input": "odd"},
             {"id": None, "input": "null"},
