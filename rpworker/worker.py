@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from rpworker import gpu, logs, progress, results
+from rpworker import gpu, logs, progress, results, weights
 from rpworker.concurrency import ElasticExecutor
 from rpworker.handler import is_generator
 from rpworker.heartbeat import Heartbeat
@@ -168,7 +168,13 @@ class Worker:
     async def _startup_failure(self) -> tuple[str, str] | None:
         """Checks that must pass before the first take: ``(check, reason)`` on failure."""
         outcome = await asyncio.to_thread(gpu.check_at_startup, os.environ, production=True)
-        return ("gpu", outcome.reason) if outcome.failed else None
+        if outcome.failed:
+            return ("gpu", outcome.reason)
+        try:
+            await asyncio.to_thread(weights.ensure_runtime)
+        except weights.WeightsError as error:
+            return ("weights", str(error))
+        return None
 
     async def _serve(self) -> int:
         failure = await self._startup_failure()
