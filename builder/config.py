@@ -22,7 +22,7 @@ from click.core import ParameterSource
 
 from builder import compat
 from builder.reference import parse_ref
-from builder.spec import GpuRequirements, ImageOptions
+from builder.spec import GpuRequirements, ImageOptions, RunStep, WeightsSource
 
 FILE_NAME = "rpbuild.yaml"
 
@@ -30,6 +30,13 @@ _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _MAJOR_MINOR = re.compile(r"^\d+\.\d+$")
 _DEB_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[\w.+:~-]+)?$")
 _FLAVORS = ("runtime", "devel")
+_SECRET_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+_IMAGE_PATH = re.compile(r"^(/[\w.+@=-]+)+/?$")
+_URL = re.compile(r"^https?://\S+$")
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_HF_REPO = re.compile(r"^([\w.-]+/)?[\w.-]+$")
+_REVISION = re.compile(r"^[\w.][\w./-]*$")
+_PATTERN = re.compile(r"^[^\s-]\S*$")
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,74 @@ def _text(key: str, value: Any) -> ConfigIssue | None:
     return None
 
 
+def _is_image_path(text: str) -> bool:
+    """An absolute path in the image, with no ``..`` or empty segment."""
+    return bool(_IMAGE_PATH.match(text)) and ".." not in text.split("/")
+
+
+WEIGHTS_FIELDS: dict[str, Check] = {
+    "url": _string(_URL.match, "an http(s) URL"),
+    "hf": _string(_HF_REPO.match, "a Hugging Face repository such as org/model"),
+    "revision": _string(_REVISION.match, "a branch, tag or commit of the repository"),
+    "files": _list_of(
+        _string(_PATTERN.match, "a file pattern"),
+        "a list of file patterns such as ['*.safetensors', 'unet/']",
+    ),
+    "path": _string(_is_image_path, "an absolute path in the image such as /models/model.bin"),
+    "sha256": _string(_SHA256.match, "64 hexadecimal digits (sha256sum FILE)"),
+    "secret": _string(_SECRET_ID.match, "a build secret id such as MODEL_TOKEN"),
+    "at": _choice(("build", "runtime")),
+}
+
+RUN_FIELDS: dict[str, Check] = {
+    "command": _text,
+    "secrets": _list_of(
+        _string(_SECRET_ID.match, "a build secret id"),
+        "a list of build secret ids such as [github_token]",
+    ),
+}
+
+
+def _entry_rule(key: str, entry: Mapping[str, Any]) -> ConfigIssue | None:
+    """What an entry needs beyond each value's own check."""
+    if ("url" in entry) == ("hf" in entry):
+        return ConfigIssue(key, dict(entry), "needs exactly one of url: and hf:", "url: or hf:")
+    if "path" not in entry:
+        return ConfigIssue(key, dict(entry), "needs path:", "the destination in the image")
+    if "url" in entry:
+        if "sha256" not in entry:
+            return ConfigIssue(
+                f"{key}.sha256", None, "is required with url:", "the file's sha256 (sha256sum FILE)"
+            )
+        wrong = [name for name in ("revision", "files") if name in entry]
+    else:
+        wrong = [name for name in ("sha256", "secret") if name in entry]
+    if wrong:
+        kind = "url" if "url" in entry else "hf"
+        name = wrong[0]
+        return ConfigIssue(f"{key}.{name}", entry[name], f"does not apply to {kind}: entries")
+    return None
+
+
+def _weights_entry(key: str, value: Any) -> ConfigIssue | None:
+    if not isinstance(value, dict):
+        return ConfigIssue(key, value, "must be a mapping", ", ".join(WEIGHTS_FIELDS))
+    entry = {k: v for k, v in value.items() if v is not None}
+    issues = _check_section(entry, WEIGHTS_FIELDS, f"{key}.")
+    return issues[0] if issues else _entry_rule(key, entry)
+
+
+def _run_step(key: str, value: Any) -> ConfigIssue | None:
+    if isinstance(value, str):
+        return _text(key, value.strip() and value)
+    if not isinstance(value, dict):
+        return ConfigIssue(key, value, "must be a command or a mapping", "command, secrets")
+    issues = _check_section(value, RUN_FIELDS, f"{key}.")
+    if not issues and not value.get("command"):
+        issues.append(ConfigIssue(f"{key}.command", None, "is required", "a shell command"))
+    return issues[0] if issues else None
+
+
 _PYTHON_HINT = " (unquoted, YAML reads 3.10 as the number 3.1)"
 
 FIELDS: dict[str, Check] = {
@@ -160,6 +235,9 @@ FIELDS: dict[str, Check] = {
         _string(_DEB_PACKAGE.match, "apt package"), "a list of apt package names such as [ffmpeg]"
     ),
     "base_image": _text,
+    "run": _list_of(_run_step, "a list of shell commands, or {command: ..., secrets: [id]}"),
+    "weights": _list_of(_weights_entry, "a list of {url: or hf:, path:, ...} entries"),
+    "network": _choice(("host", "default")),
     "build_args": _mapping_of_scalars,
     "ca_bundle": _text,
     "platform": _text,
@@ -250,6 +328,9 @@ class ProjectConfig:
     requirements: str | None = None
     system_packages: tuple[str, ...] = ()
     base_image: str | None = None
+    run: tuple[RunStep, ...] = ()
+    weights: tuple[WeightsSource, ...] = ()
+    network: str | None = None
     build_args: Mapping[str, str] = field(default_factory=dict)
     ca_bundle: str | None = None
     platform: str | None = None
@@ -270,7 +351,22 @@ def resolve(path: Path, raw: Mapping[str, Any]) -> ProjectConfig:
     values["tags"] = tuple(values.get("tags", ()))
     values["system_packages"] = tuple(values.get("system_packages", ()))
     values["build_args"] = {k: _yaml_scalar(v) for k, v in values.get("build_args", {}).items()}
+    values["run"] = tuple(_resolve_step(step) for step in values.get("run", ()))
+    values["weights"] = tuple(_resolve_weights(entry) for entry in values.get("weights", ()))
     return ProjectConfig(path=path, **values)
+
+
+def _resolve_step(step: str | Mapping[str, Any]) -> RunStep:
+    if isinstance(step, str):
+        return RunStep(step)
+    return RunStep(step["command"], tuple(step.get("secrets") or ()))
+
+
+def _resolve_weights(entry: Mapping[str, Any]) -> WeightsSource:
+    values = {k: v for k, v in entry.items() if v is not None}
+    if "sha256" in values:
+        values["sha256"] = values["sha256"].lower()
+    return WeightsSource(**{**values, "files": tuple(values.get("files", ()))})
 
 
 def _yaml_scalar(value: Any) -> str:
@@ -291,7 +387,17 @@ def load(directory: Path, known_cuda: Sequence[str] = ()) -> ProjectConfig | Non
     return resolve(path, raw)
 
 
-_SAME_NAME = ("cuda", "python", "torch", "ubuntu", "flavor", "repository", "base_image", "platform")
+_SAME_NAME = (
+    "cuda",
+    "python",
+    "torch",
+    "ubuntu",
+    "flavor",
+    "repository",
+    "base_image",
+    "platform",
+    "network",
+)
 _FILES = ("handler", "requirements", "ca_bundle")
 
 
@@ -314,8 +420,8 @@ def _project_file(project: ProjectConfig, key: str, name: str) -> Path:
 def with_project_defaults(options: ImageOptions) -> ImageOptions:
     """``options`` with DIR's rpbuild.yaml filling whatever the command line left unset.
 
-    Build arguments merge (a flag overrides the same name); system packages
-    have no flag and always come from the file.
+    Build arguments merge (a flag overrides the same name); system packages,
+    ``run:`` steps and ``weights:`` have no flag and always come from the file.
     """
     project = load(options.directory, [release.version for release in compat.load().cuda])
     if project is None:
@@ -340,6 +446,8 @@ def with_project_defaults(options: ImageOptions) -> ImageOptions:
         options,
         **changes,
         system_packages=options.system_packages or project.system_packages,
+        run_steps=options.run_steps or project.run,
+        weights=options.weights or project.weights,
         build_args=file_args + options.build_args,
         gpu=GpuRequirements(
             gpu.min_gpus if "min_gpus" in given else project.min_gpus,

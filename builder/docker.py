@@ -57,6 +57,7 @@ class BuildRequest:
     secrets: tuple[str, ...] = ()
     platform: str | None = None
     no_cache: bool = False
+    network: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ def build_argv(builder: Builder, request: BuildRequest, iidfile: Path) -> list[s
         argv += ["--secret", secret]
     if request.platform:
         argv += ["--platform", request.platform]
+    if request.network:
+        argv += ["--network", request.network]
     if request.no_cache:
         argv.append("--no-cache")
     argv.append(str(request.context))

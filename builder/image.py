@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from builder import compat, docker, labels, render, runtime_wheel, tags, verify
+from builder import compat, docker, labels, render, runtime_wheel, tags, verify, weights
 from builder.context import AppSource, app_context, base_context
 from builder.spec import BaseSpec, ImageOptions
 
@@ -26,11 +26,13 @@ RUNTIME_WHEEL = runtime_wheel.WHEEL_NAME
 
 @dataclass(frozen=True)
 class ImageStep:
-    """One image to build: its kind (base or app), Dockerfile text and tags."""
+    """One image to build: its kind (base or app), Dockerfile text, tags, and the files
+    rpbuild generates into its build context (name, text)."""
 
     kind: str
     dockerfile: str
     tags: tuple[str, ...]
+    files: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "tags": list(self.tags), "dockerfile": self.dockerfile}
@@ -99,10 +101,6 @@ def find_app(options: ImageOptions) -> AppSource | None:
     return AppSource(root, handler.relative_to(root).as_posix(), requirements)
 
 
-def _pip_conf(options: ImageOptions) -> bool:
-    return any("id=pip_conf" in secret.split(",") for secret in options.secrets)
-
-
 def plan(options: ImageOptions, from_ref: str | None = None) -> Plan:
     """Resolve and render everything; touches no engine, builds nothing.
 
@@ -112,7 +110,7 @@ def plan(options: ImageOptions, from_ref: str | None = None) -> Plan:
     if from_ref is not None:
         spec = replace(spec, from_ref=from_ref)
     source = find_app(options)
-    ca_bundle, pip_conf = options.ca_bundle is not None, _pip_conf(options)
+    ca_bundle, pip_conf = options.ca_bundle is not None, "pip_conf" in options.secret_ids()
     version = tags.axes(spec)
     base_tags: tuple[str, ...] = (tags.base_tag(spec, None if source else options.repository),)
     if source is None and options.tags:
@@ -124,9 +122,12 @@ def plan(options: ImageOptions, from_ref: str | None = None) -> Plan:
         ca_bundle=ca_bundle,
         pip_conf=pip_conf,
     )
+    _check_step_secrets(options)
+    manifest = weights.runtime_manifest(options.weights)
+    files = ((weights.MANIFEST_FILE, manifest),) if manifest else ()
     if source is None:
         text = render.render(render.BASE_TEMPLATE, _final(base_input, options), options.template)
-        return Plan(spec, ImageStep("base", text, base_tags), None, None)
+        return Plan(spec, ImageStep("base", text, base_tags, files), None, None)
     base = ImageStep("base", render.render(render.BASE_TEMPLATE, base_input), base_tags)
     title = tags.repository_name(source.directory.name)
     app_tags = options.tags or (tags.app_tag(spec, options.repository or title),)
@@ -139,17 +140,43 @@ def plan(options: ImageOptions, from_ref: str | None = None) -> Plan:
         pip_conf=pip_conf,
     )
     app_text = render.render(render.APP_TEMPLATE, _final(app_input, options), options.template)
-    return Plan(spec, base, ImageStep("app", app_text, app_tags), source)
+    return Plan(spec, base, ImageStep("app", app_text, app_tags, files), source)
+
+
+def _check_step_secrets(options: ImageOptions) -> None:
+    given = options.secret_ids()
+    for index, step in enumerate(options.run_steps):
+        missing = [name for name in step.secrets if name not in given]
+        if missing:
+            raise click.BadParameter(
+                f"run[{index}] needs the build secret {missing[0]!r}: pass "
+                f"--secret id={missing[0]},src=FILE (or env=VAR)",
+                param_hint=["--secret"],
+            )
 
 
 def _final(data: render.RenderInput, options: ImageOptions) -> render.RenderInput:
-    """The last image built carries the GPU requirements and extra system packages."""
-    return replace(data, system_packages=options.system_packages, gpu_env=options.gpu.env())
+    """The last image built carries the GPU requirements, extra system packages, the
+    project's weights and build steps."""
+    manifest = weights.runtime_manifest(options.weights)
+    return replace(
+        data,
+        system_packages=options.system_packages,
+        gpu_env=options.gpu.env(),
+        weights_steps=weights.fetch_steps(options.weights),
+        hub=weights.uses_hub(options.weights),
+        runtime_weights=weights.MANIFEST_FILE if manifest else "",
+        run_steps=options.run_steps,
+    )
 
 
-def _secrets(options: ImageOptions) -> tuple[str, ...]:
+def _build_inputs(options: ImageOptions) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Secrets and build args of every build: the user's, the CA bundle, the hub's settings."""
     bundle = () if options.ca_bundle is None else (f"id=ca_bundle,src={options.ca_bundle}",)
-    return (*options.secrets, *bundle)
+    hub_secrets, hub_args = weights.hub_build_inputs(
+        options.weights, options.secret_ids(), options.build_args
+    )
+    return (*options.secrets, *bundle, *hub_secrets), (*options.build_args, *hub_args)
 
 
 def build(
@@ -166,6 +193,7 @@ def build(
     wheel = runtime_wheel.locate()
     provenance = labels.provenance(options.directory)
     result = BuildResult(the_plan.spec)
+    secrets, build_args = _build_inputs(options)
     with tempfile.TemporaryDirectory(prefix="rpbuild-ctx-") as tmp:
         for step in the_plan.steps:
             root = Path(tmp) / step.kind
@@ -174,6 +202,8 @@ def build(
             else:
                 assert the_plan.source is not None
                 app_context(root, the_plan.source, step.dockerfile)
+            for name, text in step.files:
+                (root / name).write_text(text, encoding="utf-8")
             sink(f"rpbuild: building the {step.kind} image {step.tags[0]} ({builder.kind})")
             image_id = docker.build(
                 builder,
@@ -182,9 +212,10 @@ def build(
                     dockerfile=root / "Dockerfile",
                     tags=step.tags,
                     labels=provenance if step is the_plan.steps[-1] else {},
-                    build_args=options.build_args,
-                    secrets=_secrets(options),
+                    build_args=build_args,
+                    secrets=secrets,
                     platform=options.platform,
+                    network=options.network,
                     no_cache=options.no_cache,
                 ),
                 sink,

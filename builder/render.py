@@ -6,6 +6,8 @@ Same inputs, same bytes: no clock, no environment, sorted mappings. A user templ
 
 from __future__ import annotations
 
+import json
+import shlex
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,9 @@ from typing import Any
 import click
 import jinja2
 
-from builder.spec import BaseSpec, TorchWheel
+from builder.spec import BaseSpec, RunStep, TorchWheel
+from builder.weights import FetchStep
+from rpworker.weights import MANIFEST
 
 BASE_TEMPLATE = "base.Dockerfile.j2"
 APP_TEMPLATE = "app.Dockerfile.j2"
@@ -37,6 +41,11 @@ class RenderInput:
     gpu_env: dict[str, str] = field(default_factory=dict)
     handler_file: str = ""
     has_requirements: bool = False
+    weights_steps: tuple[FetchStep, ...] = ()
+    hub: bool = False
+    runtime_weights: str = ""
+    weights_manifest: str = MANIFEST
+    run_steps: tuple[RunStep, ...] = ()
 
 
 def base_input(spec: BaseSpec, **extra: Any) -> RenderInput:
@@ -51,11 +60,23 @@ def base_input(spec: BaseSpec, **extra: Any) -> RenderInput:
     )
 
 
+CA_ENV = ("PIP_CERT", "SSL_CERT_FILE")
+"""What a ``run:`` step's tools read for the CA bundle (pip; OpenSSL: curl, git, Python)."""
+
+
+def exec_form(command: str, ca_bundle: bool) -> str:
+    """A ``run:`` command as RUN's JSON form: any text, newlines included, stays one line
+    of the Dockerfile and reaches ``sh -c`` unchanged."""
+    env = [f"{name}=/run/secrets/ca_bundle" for name in CA_ENV] if ca_bundle else []
+    prefix = ["/usr/bin/env", *env] if env else []
+    return json.dumps([*prefix, "/bin/sh", "-c", command])
+
+
 def _environment(template: Path | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("builder.templates", ".")]
     if template is not None:
         loaders.insert(0, jinja2.FileSystemLoader(str(template.parent)))
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -63,6 +84,9 @@ def _environment(template: Path | None) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["sh"] = shlex.quote
+    env.filters["exec_form"] = exec_form
+    return env
 
 
 def render(name: str, data: RenderInput, template: Path | None = None) -> str:

@@ -29,6 +29,32 @@ class GpuRequirements:
 
 
 @dataclass(frozen=True)
+class RunStep:
+    """A ``run:`` build step: a shell command, and the build secrets mounted for it alone."""
+
+    command: str
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """A ``weights:`` entry: one file by URL or files of a Hugging Face repository.
+
+    ``at`` is ``build`` (a layer of the image) or ``runtime`` (the worker fetches it at
+    start); ``secret`` names the build secret sent as a bearer token for a URL.
+    """
+
+    path: str
+    url: str | None = None
+    sha256: str | None = None
+    hf: str | None = None
+    revision: str = "main"
+    files: tuple[str, ...] = ()
+    secret: str | None = None
+    at: str = "build"
+
+
+@dataclass(frozen=True)
 class ImageOptions:
     """Everything ``rpbuild image`` accepts; ``None`` means "use the default"."""
 
@@ -41,6 +67,9 @@ class ImageOptions:
     handler: Path | None = None
     requirements: Path | None = None
     system_packages: tuple[str, ...] = ()
+    run_steps: tuple[RunStep, ...] = ()
+    weights: tuple[WeightsSource, ...] = ()
+    network: str | None = None
     tags: tuple[str, ...] = ()
     repository: str | None = None
     base_image: str | None = None
@@ -52,6 +81,15 @@ class ImageOptions:
     template: Path | None = None
     gpu: GpuRequirements = field(default_factory=GpuRequirements)
     verify: bool = True
+
+    def secret_ids(self) -> set[str]:
+        """The ids of ``--secret id=NAME,...`` (buildx's syntax)."""
+        return {
+            value
+            for spec in self.secrets
+            for key, _, value in (part.partition("=") for part in spec.split(","))
+            if key == "id"
+        }
 
 
 @dataclass(frozen=True)
