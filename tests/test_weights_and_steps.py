@@ -225,4 +225,3 @@ def test_dockerfiles_with_weights_and_steps_pass_hadolint(hello: Path) -> None:
     )
     result = hadolint(text)
     assert result.returncode == 0, result.stdout
-
