@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from builder.cli import main
+from builder.commands.cli import main
 
 
 def rpbuild(*args: str) -> Result:

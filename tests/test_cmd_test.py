@@ -12,8 +12,8 @@ from typing import Any
 import click
 import pytest
 
-from builder import docker, output
-from builder.cmd_test import _TestModeReader, read_input
+from builder import engine, output
+from builder.commands.cmd_test import _TestModeReader, read_input
 from tests.fixtures.docker_engine import CA_BUNDLE, STAND_IN, STAND_IN_PYTHON
 
 RPBUILD = str(Path(sys.executable).with_name("rpbuild"))
@@ -40,7 +40,7 @@ def job_file(directory: Path, prompt: Any, name: str = "job.json") -> Path:
 
 def containers_of(image: str) -> str:
     listed = subprocess.run(
-        [docker.client(), "ps", "-a", "-q", "--filter", f"ancestor={image}"],
+        [engine.client(), "ps", "-a", "-q", "--filter", f"ancestor={image}"],
         capture_output=True,
         text=True,
         check=True,

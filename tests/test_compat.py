@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from builder import compat
+from builder.build import compat
+from builder.build.spec import BaseSpec, ImageOptions
 from builder.errors import DataError, IncompatibleChoiceError
-from builder.spec import BaseSpec, ImageOptions
 
 
 def resolve(**options: Any) -> BaseSpec:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from builder import config
-from builder.cli import main
+from builder.build import config
+from builder.commands.cli import main
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from builder.context import AppSource, app_context
+from builder.build.context import AppSource, app_context
 
 
 def test_caches_vcs_data_and_dockerignored_files_stay_out(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.credentials import Credentials, CredentialsError, resolve_credentials
+from builder.registry.credentials import Credentials, CredentialsError, resolve_credentials
 
 HOST = "127.0.0.1:5000"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from builder import compat, image
-from builder.spec import GpuRequirements, ImageOptions
+from builder.build import compat, image
+from builder.build.spec import GpuRequirements, ImageOptions
 
 HADOLINT = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
 

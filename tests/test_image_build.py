@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from builder import context, docker, image
+from builder import engine
+from builder.build import context, image
 from tests.fixtures.docker_engine import STAND_IN, base_flags, rpbuild, write_wheel
 
 pytestmark = pytest.mark.docker
@@ -23,20 +24,20 @@ def _image(payload: dict[str, Any], kind: str) -> dict[str, Any]:
     return image
 
 
-def _docker(builder: docker.Builder, *args: str) -> subprocess.CompletedProcess[str]:
+def _docker(builder: engine.Builder, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [builder.client, *args], capture_output=True, text=True, timeout=300, check=False
     )
 
 
 def test_base_image_carries_labels_env_and_a_passing_truth_check(
-    docker_builder: docker.Builder, gpu_base: dict[str, Any]
+    docker_builder: engine.Builder, gpu_base: dict[str, Any]
 ) -> None:
     base = _image(gpu_base, "base")
     assert base["tags"][0].startswith("rpbuild/base:cuda12.1.1-cudnn8-runtime-ubuntu22.04-py3.11")
     assert base["verify"]["ok"] is True
     # By id: other tests rebuild this tag as an intermediate base, which carries no provenance.
-    info = docker.inspect(docker_builder, base["id"])
+    info = engine.inspect(docker_builder, base["id"])
     assert info.labels["io.rpbuild.kind"] == "base"
     assert info.labels["io.rpbuild.base"] == STAND_IN
     assert info.labels["io.rpbuild.torch"] == "none"
@@ -59,7 +60,7 @@ def test_base_image_carries_labels_env_and_a_passing_truth_check(
 
 
 def test_app_image_runs_the_seed_handler_in_test_mode(
-    docker_builder: docker.Builder, gpu_base: dict[str, Any], seed_app: Path
+    docker_builder: engine.Builder, gpu_base: dict[str, Any], seed_app: Path
 ) -> None:
     code, payload, output = rpbuild(
         "image", str(seed_app), *base_flags(), "--min-gpus", "2", "-t", "rpbuild-test/seed:e2e"
@@ -67,7 +68,7 @@ def test_app_image_runs_the_seed_handler_in_test_mode(
     assert code == 0, output
     app = _image(payload, "app")
     assert app["tags"] == ["rpbuild-test/seed:e2e"]
-    info = docker.inspect(docker_builder, "rpbuild-test/seed:e2e")
+    info = engine.inspect(docker_builder, "rpbuild-test/seed:e2e")
     assert info.labels["io.rpbuild.kind"] == "app"
     assert info.labels["io.rpbuild.base"] == _image(payload, "base")["tags"][0]
     assert info.labels["io.rpbuild.cuda"] == "12.1.1"
@@ -89,18 +90,18 @@ def test_app_image_runs_the_seed_handler_in_test_mode(
 
 
 def test_a_handler_only_change_rebuilds_only_the_last_layer(
-    docker_builder: docker.Builder, gpu_base: dict[str, Any], seed_app: Path
+    docker_builder: engine.Builder, gpu_base: dict[str, Any], seed_app: Path
 ) -> None:
     flags = [*base_flags(), "-t", "rpbuild-test/layers:e2e"]
     code, first, output = rpbuild("image", str(seed_app), *flags)
     assert code == 0, output
-    before = docker.inspect(docker_builder, "rpbuild-test/layers:e2e").layers
+    before = engine.inspect(docker_builder, "rpbuild-test/layers:e2e").layers
     handler = seed_app / "handler.py"
     handler.write_text(handler.read_text() + "\n# a handler-only change\n")
     code, second, output = rpbuild("image", str(seed_app), *flags)
     assert code == 0, output
     assert _image(first, "base")["id"] == _image(second, "base")["id"]
-    after = docker.inspect(docker_builder, "rpbuild-test/layers:e2e").layers
+    after = engine.inspect(docker_builder, "rpbuild-test/layers:e2e").layers
     assert len(after) == len(before)
     assert after[:-1] == before[:-1]
     assert after[-1] != before[-1]
@@ -126,7 +127,7 @@ def _cached_steps(output: str) -> set[str]:
 
 
 def test_a_secret_is_usable_in_the_build_and_found_nowhere_in_the_image(
-    docker_builder: docker.Builder, gpu_base: dict[str, Any], seed_app: Path, tmp_path: Path
+    docker_builder: engine.Builder, gpu_base: dict[str, Any], seed_app: Path, tmp_path: Path
 ) -> None:
     token = "rpbuild-secret-" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:24]
     secret = tmp_path / "token"
@@ -162,7 +163,7 @@ def test_a_secret_is_usable_in_the_build_and_found_nowhere_in_the_image(
     assert token.encode() not in saved.stdout
 
 
-def _fake_torch_base(builder: docker.Builder, tmp_path: Path, version_attr: str) -> str:
+def _fake_torch_base(builder: engine.Builder, tmp_path: Path, version_attr: str) -> str:
     """The stand-in plus a local torch index holding a tiny package named torch."""
     index = tmp_path / "context" / "simple" / "torch"
     index.mkdir(parents=True)
@@ -179,14 +180,14 @@ def _fake_torch_base(builder: docker.Builder, tmp_path: Path, version_attr: str)
     context = index.parents[1]
     (context / "Dockerfile").write_text(f"FROM {STAND_IN}\nCOPY simple /wheels/simple\n")
     tag = f"rpbuild-test/torch-index:{version_attr.replace('+', '-')}"
-    request = docker.BuildRequest(context, context / "Dockerfile", (tag,))
-    docker.build(builder, request, lambda line: None)
+    request = engine.BuildRequest(context, context / "Dockerfile", (tag,))
+    engine.build(builder, request, lambda line: None)
     return tag
 
 
 @pytest.mark.parametrize(("version_attr", "expected_code"), [("2.3.1+cu121", 0), ("2.0.0", 1)])
 def test_the_truth_check_compares_installed_torch_with_the_tag(
-    docker_builder: docker.Builder, tmp_path: Path, version_attr: str, expected_code: int
+    docker_builder: engine.Builder, tmp_path: Path, version_attr: str, expected_code: int
 ) -> None:
     base = _fake_torch_base(docker_builder, tmp_path, version_attr)
     flags = [*base_flags(), "--base-image", base, "--torch", "2.3.1"]
@@ -210,7 +211,7 @@ def test_the_truth_check_compares_installed_torch_with_the_tag(
 
 
 def test_a_failing_step_is_named_with_its_log_tail(
-    docker_builder: docker.Builder, gpu_base: dict[str, Any], seed_app: Path
+    docker_builder: engine.Builder, gpu_base: dict[str, Any], seed_app: Path
 ) -> None:
     (seed_app / "requirements.txt").write_text("./no-such-package-here.whl\n")
     code, payload, output = rpbuild(
@@ -225,13 +226,13 @@ def test_a_failing_step_is_named_with_its_log_tail(
 
 
 def test_the_classic_client_builds_the_same_base_as_buildx(
-    docker_builder: docker.Builder, gpu_base: dict[str, Any], tmp_path: Path
+    docker_builder: engine.Builder, gpu_base: dict[str, Any], tmp_path: Path
 ) -> None:
     """DOCKER_BUILDKIT=1 with a pre-23 client (Debian's 20.10 here) is the fallback."""
     old = Path("/usr/bin/docker")
     if not old.is_file():
         pytest.fail("scripts/setup installs Debian's docker.io client at /usr/bin/docker")
-    classic = docker.Builder(str(old), (str(old), "build"), (("DOCKER_BUILDKIT", "1"),))
+    classic = engine.Builder(str(old), (str(old), "build"), (("DOCKER_BUILDKIT", "1"),))
     code, payload, output = rpbuild("image", *base_flags(), "--dry-run")
     assert code == 0, output
     step = payload["images"][0]
@@ -239,11 +240,11 @@ def test_the_classic_client_builds_the_same_base_as_buildx(
     wheel = Path(os.environ["RPBUILD_RUNTIME_WHEEL"])
     context.base_context(root, wheel, step["dockerfile"], image.RUNTIME_WHEEL)
     secrets = tuple(f"id=ca_bundle,src={f}" for f in base_flags()[-1:] if f.endswith(".crt"))
-    request = docker.BuildRequest(
+    request = engine.BuildRequest(
         root, root / "Dockerfile", ("rpbuild-test/classic:e2e",), secrets=secrets
     )
     lines: list[str] = []
-    built = docker.build(classic, request, lines.append)
-    same = docker.inspect(docker_builder, step["tags"][0]).layers
-    assert docker.inspect(docker_builder, built).layers == same
+    built = engine.build(classic, request, lines.append)
+    same = engine.inspect(docker_builder, step["tags"][0]).layers
+    assert engine.inspect(docker_builder, built).layers == same
     assert any(line.endswith("CACHED") for line in lines)

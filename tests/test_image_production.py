@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bench.emulator import Emulator
-from builder import docker
+from builder import engine
 from tests.fixtures.docker_engine import base_flags, rpbuild
 
 pytestmark = pytest.mark.docker
@@ -25,7 +25,7 @@ TOKENS = [f"Generated async token output {i}" for i in range(5)]
 
 
 @pytest.fixture
-def seed_image(docker_builder: docker.Builder, gpu_base: dict[str, Any], seed_app: Path) -> str:
+def seed_image(docker_builder: engine.Builder, gpu_base: dict[str, Any], seed_app: Path) -> str:
     code, _, output = rpbuild("image", str(seed_app), *base_flags(), "-t", TAG)
     assert code == 0, output
     return TAG
@@ -34,7 +34,7 @@ def seed_image(docker_builder: docker.Builder, gpu_base: dict[str, Any], seed_ap
 class Container:
     """A `docker run` of a worker image, in the foreground as the platform runs it."""
 
-    def __init__(self, builder: docker.Builder, name: str, process: asyncio.subprocess.Process):
+    def __init__(self, builder: engine.Builder, name: str, process: asyncio.subprocess.Process):
         self.builder, self.name, self.process = builder, name, process
 
     async def stop(self) -> int:
@@ -58,7 +58,7 @@ RunContainer = Callable[..., Awaitable[Container]]
 
 @pytest.fixture
 async def run_container(
-    docker_builder: docker.Builder, emulator: Emulator
+    docker_builder: engine.Builder, emulator: Emulator
 ) -> AsyncIterator[RunContainer]:
     names: list[str] = []
 

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from builder import docker
+from builder import engine
 from tests.fixtures.docker_engine import base_flags, rpbuild
 from tests.fixtures.file_server import FileServer, HubRepo
 
 pytestmark = pytest.mark.docker
 
 
-def _in_image(builder: docker.Builder, tag: str, script: str) -> str:
+def _in_image(builder: engine.Builder, tag: str, script: str) -> str:
     done = subprocess.run(
         [
             builder.client,
@@ -41,7 +41,7 @@ def _in_image(builder: docker.Builder, tag: str, script: str) -> str:
 
 
 def test_weights_are_baked_verified_and_never_downloaded_again(
-    docker_builder: docker.Builder,
+    docker_builder: engine.Builder,
     gpu_base: dict[str, Any],
     seed_app: Path,
     file_server: FileServer,
@@ -129,7 +129,7 @@ run:
 
 
 def test_a_checksum_mismatch_fails_the_build_naming_the_entry(
-    docker_builder: docker.Builder,
+    docker_builder: engine.Builder,
     gpu_base: dict[str, Any],
     seed_app: Path,
     file_server: FileServer,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from builder import config
-from builder.cmd_init import init
+from builder.build import config
+from builder.commands.cmd_init import init
 
 FILES = ["handler.py", "test_input.json", "requirements.txt", "rpbuild.yaml"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from builder import __version__, compat, labels
-from builder.spec import ImageOptions
+from builder import __version__
+from builder.build import compat, labels
+from builder.build.spec import ImageOptions
 
 
 def test_claims_name_every_axis() -> None:

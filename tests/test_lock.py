@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from builder.cmd_image import image
-from builder.cmd_lock import lock
-from builder.cmd_publish import push
-from builder.lock import (
+from builder.commands.cmd_image import image
+from builder.commands.cmd_lock import lock
+from builder.commands.cmd_push import push
+from builder.registry.client import RegistryClient
+from builder.registry.lock import (
     LOCK_FILE,
     BaseMovedError,
     LockFile,
@@ -21,8 +22,7 @@ from builder.lock import (
     read_lock,
     write_lock,
 )
-from builder.reference import parse_ref
-from builder.registry import RegistryClient
+from builder.registry.reference import parse_ref
 from tests.fixtures.registry import LocalRegistry
 
 DIGEST = "sha256:" + "1" * 64

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from builder.bake import BAKE_FILE, write_bake
-from builder.cli import main
-from builder.lock import LockFile
-from builder.matrix import MatrixError, load_matrix, parse_filters, select
+from builder.build.bake import BAKE_FILE, write_bake
+from builder.build.matrix import MatrixError, load_matrix, parse_filters, select
+from builder.commands.cli import main
+from builder.registry.lock import LockFile
 
 ROOT = Path(__file__).resolve().parent.parent
 

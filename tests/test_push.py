@@ -10,18 +10,18 @@ import docker
 import pytest
 from click.testing import CliRunner
 
-from builder.cli import main
-from builder.cmd_publish import push
-from builder.push import LocalImageMissingError, classify_push_error
-from builder.reference import parse_ref
-from builder.registry import (
+from builder.commands.cli import main
+from builder.commands.cmd_push import push
+from builder.registry.client import (
     ManifestUnknownError,
     RegistryAuthError,
     RegistryClient,
     RegistryUnreachableError,
     TransientRegistryError,
 )
-from builder.retry import TransientError
+from builder.registry.push import LocalImageMissingError, classify_push_error
+from builder.registry.reference import parse_ref
+from builder.registry.retry import TransientError
 from tests.fixtures.docker_engine import STAND_IN, base_flags, rpbuild
 from tests.fixtures.registry import LocalRegistry
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import pytest
 
-from builder.reference import parse_ref
+from builder.registry.reference import parse_ref
 
 DIGEST = "sha256:" + "c" * 64
 

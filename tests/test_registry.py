@@ -16,16 +16,16 @@ from typing import Any
 import docker
 import pytest
 
-from builder.credentials import Credentials
-from builder.push import engine, push_tag
-from builder.reference import parse_ref
-from builder.registry import (
+from builder.registry.client import (
     ManifestUnknownError,
     RegistryAuthError,
     RegistryClient,
     RegistryUnreachableError,
     TransientRegistryError,
 )
+from builder.registry.credentials import Credentials
+from builder.registry.push import engine, push_tag
+from builder.registry.reference import parse_ref
 from tests.fixtures.registry import LocalRegistry
 
 DIGEST = "sha256:" + "ab" * 32

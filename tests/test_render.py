@@ -15,8 +15,8 @@ from typing import Any
 import click
 import pytest
 
-from builder import image, render
-from builder.spec import GpuRequirements, ImageOptions
+from builder.build import image, render
+from builder.build.spec import GpuRequirements, ImageOptions
 
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hello"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from builder import runtime_wheel
+from builder.build import runtime_wheel
 from builder.errors import RuntimeWheelError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +61,7 @@ def test_an_installed_rpbuild_is_repacked_into_an_installable_wheel(tmp_path: Pa
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
     subprocess.run([*pip, str(built)], check=True, timeout=600)
     script = (
-        "from builder import runtime_wheel as r; "
+        "from builder.build import runtime_wheel as r; "
         "assert r.source_root() is None, r.source_root(); print(r.locate())"
     )
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from builder import reload
-from builder.cmd_init import init
+from builder.commands.cmd_init import init
+from builder.dev import reload
 
 RPBUILD = str(Path(sys.executable).with_name("rpbuild"))
 READY = re.compile(r"ready: (http://\S+) \(worker pid (\d+)\)")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from builder import __version__, compat, tags
-from builder.spec import ImageOptions
+from builder import __version__
+from builder.build import compat, tags
+from builder.build.spec import ImageOptions
 
 VALID_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 

@@ -7,9 +7,10 @@ import subprocess
 import sys
 from typing import Any
 
-from builder import __version__, compat, labels, verify
-from builder.docker import ImageInfo
-from builder.spec import BaseSpec, ImageOptions
+from builder import __version__
+from builder.build import compat, labels, verify
+from builder.build.spec import BaseSpec, ImageOptions
+from builder.engine import ImageInfo
 
 
 def _spec(**options: Any) -> BaseSpec:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from builder import config, image, weights
-from builder.cli import main
-from builder.spec import ImageOptions, RunStep, WeightsSource
+from builder.build import config, image, weights
+from builder.build.spec import ImageOptions, RunStep, WeightsSource
+from builder.commands.cli import main
 from tests.test_hadolint import hadolint
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hello"

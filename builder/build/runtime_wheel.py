@@ -45,7 +45,7 @@ def cache_dir() -> Path:
 
 def source_root() -> Path | None:
     """The project directory this code runs from, when it runs from sources."""
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]
     if (here / "pyproject.toml").is_file() and (here / "rpworker").is_dir():
         return here
     try:

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
+from builder.build.spec import BaseSpec, CudaRelease, ImageOptions, TorchWheel, index_cuda
 from builder.errors import DataError, IncompatibleChoiceError
-from builder.spec import BaseSpec, CudaRelease, ImageOptions, TorchWheel, index_cuda
 
 CUDA_IMAGE = "nvidia/cuda"
 DEFAULT_FLAVOR = "runtime"

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from builder.errors import RpbuildError
-from builder.reference import parse_ref
-from builder.registry import DigestLookup, RegistryError
+from builder.registry.client import DigestLookup, RegistryError
+from builder.registry.reference import parse_ref
 
 LOCK_FILE = "rpbuild.lock"
 FORMAT_VERSION = 1

@@ -10,17 +10,9 @@ from typing import Any
 
 import click
 
-from builder import image as image_lib
-from builder.bake import write_bake
-from builder.cmd_publish import (
-    json_option,
-    login_options,
-    metadata_file_option,
-    publish_built,
-    push_option,
-)
-from builder.lock import LOCK_FILE, read_lock
-from builder.matrix import (
+from builder.build import image as image_lib
+from builder.build.bake import write_bake
+from builder.build.matrix import (
     FILTER_KEYS,
     Matrix,
     MatrixRow,
@@ -31,9 +23,17 @@ from builder.matrix import (
     select,
     table,
 )
+from builder.commands.cmd_push import (
+    json_option,
+    login_options,
+    metadata_file_option,
+    publish_built,
+    push_option,
+)
 from builder.output import F
-from builder.pinning import lock_options, pinned_base
-from builder.publish import PublishOptions, write_metadata
+from builder.registry.lock import LOCK_FILE, read_lock
+from builder.registry.pinning import lock_options, pinned_base
+from builder.registry.publish import PublishOptions, write_metadata
 
 matrix_file_option = click.option(
     "--matrix-file",

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
-from builder import compat
-from builder.lock import LOCK_FILE, check_base, read_lock
+from builder.build import compat
+from builder.build.spec import ImageOptions
 from builder.output import F
-from builder.publish import PublishOptions
-from builder.registry import DigestLookup
-from builder.spec import ImageOptions
+from builder.registry.client import DigestLookup
+from builder.registry.lock import LOCK_FILE, check_base, read_lock
+from builder.registry.publish import PublishOptions
 
 
 def lock_options(command: F) -> F:

@@ -21,10 +21,11 @@ from typing import Any
 
 import click
 
-from builder import config, docker, output
-from builder import image as image_lib
+from builder import engine, output
+from builder.build import config
+from builder.build import image as image_lib
+from builder.build.spec import ImageOptions
 from builder.errors import RpbuildError
-from builder.spec import ImageOptions
 
 FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})
 DEFAULT_INPUT = Path("test_input.json")
@@ -102,7 +103,7 @@ def run_test_mode(image: str, job: dict[str, Any] | None, out: output.Output) ->
     """``docker run --rm IMAGE --test_input JSON``; chunks shown as the lines arrive."""
     reader = _TestModeReader(out)
     args = ["--test_input", json.dumps(job)] if job is not None else []
-    status = docker.run_container(image, args, reader)
+    status = engine.run_container(image, args, reader)
     if reader.final is None:
         raise ImageTestError(
             f"{image} exited with status {status} without a result; its last lines:\n"
@@ -135,7 +136,7 @@ class _Api:
         with urllib.request.urlopen(request, timeout=60) as answer:
             return dict(json.load(answer))
 
-    def wait_ready(self, container: docker.Container, timeout: float) -> None:
+    def wait_ready(self, container: engine.Container, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not container.running():
@@ -166,7 +167,7 @@ def run_api_mode(
     """Start the image's local API, send /run, follow /stream, read the final /status."""
     port = _free_port()
     flags = ["--rp_serve_api", "--rp_api_host", "127.0.0.1", "--rp_api_port", str(port)]
-    with docker.serving_container(image, flags) as container:
+    with engine.serving_container(image, flags) as container:
         api = _Api(port)
         api.wait_ready(container, ready_timeout)
         job_id = api.call("/run", job)["id"]

@@ -11,9 +11,10 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-from builder import docker, labels
+from builder import engine
+from builder.build import labels
+from builder.build.spec import BaseSpec
 from builder.errors import VerifyError
-from builder.spec import BaseSpec
 
 SKIPPED = "skipped"
 
@@ -50,7 +51,7 @@ class VerifyResult:
         return {"ok": self.ok, "checks": [c.as_dict() for c in self.checks]}
 
 
-def compare(spec: BaseSpec, found: dict[str, str | None], info: docker.ImageInfo) -> VerifyResult:
+def compare(spec: BaseSpec, found: dict[str, str | None], info: engine.ImageInfo) -> VerifyResult:
     """Pure: the checks for an image's probe report and its inspected config.
 
     The installed software and the labels are both held to the spec's claims.
@@ -82,13 +83,13 @@ def compare(spec: BaseSpec, found: dict[str, str | None], info: docker.ImageInfo
 
 
 def probe_source() -> str:
-    return resources.files("builder").joinpath("probe.py").read_text(encoding="utf-8")
+    return resources.files("builder.build").joinpath("probe.py").read_text(encoding="utf-8")
 
 
 def verify(
-    builder: docker.Builder,
+    builder: engine.Builder,
     ref: str,
-    info: docker.ImageInfo,
+    info: engine.ImageInfo,
     spec: BaseSpec,
     platform: str | None = None,
 ) -> VerifyResult:
@@ -97,7 +98,7 @@ def verify(
 
     An image for another ``platform`` runs only where the engine emulates it (binfmt).
     """
-    done = docker.run_python(builder, ref, probe_source(), platform)
+    done = engine.run_python(builder, ref, probe_source(), platform)
     if done.returncode != 0:
         raise VerifyError(ref, [f"- probe: `python` in the image failed: {done.stderr[-800:]}"])
     found = json.loads(done.stdout.strip().splitlines()[-1])

@@ -8,14 +8,14 @@ from __future__ import annotations
 import click
 
 from builder import __version__, output
-from builder.cmd_gpu_check import gpu_check
-from builder.cmd_image import image
-from builder.cmd_init import init
-from builder.cmd_lock import lock
-from builder.cmd_matrix import matrix
-from builder.cmd_publish import push
-from builder.cmd_serve import serve
-from builder.cmd_test import test
+from builder.commands.cmd_gpu_check import gpu_check
+from builder.commands.cmd_image import image
+from builder.commands.cmd_init import init
+from builder.commands.cmd_lock import lock
+from builder.commands.cmd_matrix import matrix
+from builder.commands.cmd_push import push
+from builder.commands.cmd_serve import serve
+from builder.commands.cmd_test import test
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,10 +13,10 @@ import click
 import docker
 import docker.errors
 
-from builder.credentials import Credentials, resolve_credentials
-from builder.push import LocalImageMissingError, PushedTag, StreamLine, engine, push_tag
-from builder.reference import ImageRef
-from builder.registry import DigestLookup, RegistryError
+from builder.registry.client import DigestLookup, RegistryError
+from builder.registry.credentials import Credentials, resolve_credentials
+from builder.registry.push import LocalImageMissingError, PushedTag, StreamLine, engine, push_tag
+from builder.registry.reference import ImageRef
 
 
 class DigestMismatchError(RegistryError):

@@ -2,7 +2,7 @@
 
 The check itself is the runtime's (``rpworker gpu-check``), so a host is judged
 by exactly the code that will judge it in production. This command only starts
-the container (through :mod:`builder.docker`, which turns an engine without GPU
+the container (through :mod:`builder.engine`, which turns an engine without GPU
 support into an error naming the fix), streams what the check prints and passes
 its exit status on.
 """
@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from builder import docker
+from builder import engine
 from builder.errors import RpbuildError
 
 _NOT_FOUND = 127
@@ -23,7 +23,7 @@ _NOT_FOUND = 127
 def run_check(image: str, check_args: list[str]) -> int:
     """Run the check in IMAGE; its output streams through, its exit status is returned."""
     options = ["--gpus", "all", "--entrypoint", "rpworker"]
-    status = docker.run_container(image, ["gpu-check", *check_args], click.echo, options)
+    status = engine.run_container(image, ["gpu-check", *check_args], click.echo, options)
     if status == _NOT_FOUND:
         raise RpbuildError(
             f"{image} has no `rpworker` command: check an image built with `rpbuild image`"

@@ -15,9 +15,10 @@ from typing import Any
 
 import click
 
-from builder import compat, docker, labels, render, runtime_wheel, tags, verify, weights
-from builder.context import AppSource, app_context, base_context
-from builder.spec import BaseSpec, ImageOptions
+from builder import engine
+from builder.build import compat, labels, render, runtime_wheel, tags, verify, weights
+from builder.build.context import AppSource, app_context, base_context
+from builder.build.spec import BaseSpec, ImageOptions
 
 DEFAULT_HANDLER = "handler.py"
 DEFAULT_REQUIREMENTS = "requirements.txt"
@@ -188,8 +189,8 @@ def build(
     stays byte-identical while its inputs do, so the app's layers stay cached.
     """
     the_plan = plan(options, from_ref)
-    builder = docker.find_builder()
-    docker.check_engine(builder)
+    builder = engine.find_builder()
+    engine.check_engine(builder)
     wheel = runtime_wheel.locate()
     provenance = labels.provenance(options.directory)
     result = BuildResult(the_plan.spec)
@@ -205,9 +206,9 @@ def build(
             for name, text in step.files:
                 (root / name).write_text(text, encoding="utf-8")
             sink(f"rpbuild: building the {step.kind} image {step.tags[0]} ({builder.kind})")
-            image_id = docker.build(
+            image_id = engine.build(
                 builder,
-                docker.BuildRequest(
+                engine.BuildRequest(
                     context=root,
                     dockerfile=root / "Dockerfile",
                     tags=step.tags,
@@ -220,7 +221,7 @@ def build(
                 ),
                 sink,
             )
-            info = docker.inspect(builder, image_id)
+            info = engine.inspect(builder, image_id)
             built = BuiltImage(step.kind, step.tags, image_id, info.labels)
             if options.verify:
                 sink(f"rpbuild: verifying {step.tags[0]}")

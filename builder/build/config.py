@@ -20,9 +20,9 @@ import click
 import yaml
 from click.core import ParameterSource
 
-from builder import compat
-from builder.reference import parse_ref
-from builder.spec import GpuRequirements, ImageOptions, RunStep, WeightsSource
+from builder.build import compat
+from builder.build.spec import GpuRequirements, ImageOptions, RunStep, WeightsSource
+from builder.registry.reference import parse_ref
 
 FILE_NAME = "rpbuild.yaml"
 

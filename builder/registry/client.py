@@ -19,10 +19,10 @@ from collections.abc import Callable
 from email.message import Message
 from typing import cast
 
-from builder.credentials import Credentials, resolve_credentials
 from builder.errors import RpbuildError
-from builder.reference import ImageRef
-from builder.retry import TransientError, with_retries
+from builder.registry.credentials import Credentials, resolve_credentials
+from builder.registry.reference import ImageRef
+from builder.registry.retry import TransientError, with_retries
 
 MANIFEST_MEDIA_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",

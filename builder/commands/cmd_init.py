@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from builder import config, output, scaffold
+from builder import output
+from builder.build import config
+from builder.dev import scaffold
 
 DEFAULT_CUDA = "12.1"
 DEFAULT_PYTHON = "3.11"

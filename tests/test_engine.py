@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from builder import docker
+from builder import engine
 from builder.errors import BuildError, DockerUnavailableError
 
 
@@ -26,7 +26,7 @@ def fake_client(path: Path, version: str, buildx: bool) -> str:
 def test_a_client_with_buildx_wins(tmp_path: Path) -> None:
     old = fake_client(tmp_path / "old", "20.10.24", buildx=False)
     new = fake_client(tmp_path / "new", "28.1.1", buildx=True)
-    builder = docker.find_builder([old, new])
+    builder = engine.find_builder([old, new])
     assert builder.build_argv == (new, "buildx", "build", "--load")
     assert builder.kind == "buildx"
 
@@ -34,7 +34,7 @@ def test_a_client_with_buildx_wins(tmp_path: Path) -> None:
 def test_an_old_client_builds_with_its_own_buildkit(tmp_path: Path) -> None:
     new = fake_client(tmp_path / "new", "28.1.1", buildx=False)
     old = fake_client(tmp_path / "old", "20.10.24", buildx=False)
-    builder = docker.find_builder([new, old])
+    builder = engine.find_builder([new, old])
     assert builder.build_argv == (old, "build")
     assert builder.env == (("DOCKER_BUILDKIT", "1"),)
 
@@ -44,17 +44,17 @@ def test_only_new_clients_without_buildx_is_an_error_naming_what_to_install(
 ) -> None:
     new = fake_client(tmp_path / "new", "28.1.1", buildx=False)
     with pytest.raises(DockerUnavailableError, match="install the buildx plugin"):
-        docker.find_builder([new])
+        engine.find_builder([new])
 
 
 def test_no_client_at_all_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DockerUnavailableError, match="no docker client"):
-        docker.find_builder([str(tmp_path / "missing")])
+        engine.find_builder([str(tmp_path / "missing")])
 
 
 def test_the_build_command_carries_every_option(tmp_path: Path) -> None:
-    builder = docker.Builder("docker", ("docker", "buildx", "build", "--load"))
-    request = docker.BuildRequest(
+    builder = engine.Builder("docker", ("docker", "buildx", "build", "--load"))
+    request = engine.BuildRequest(
         context=tmp_path,
         dockerfile=tmp_path / "Dockerfile",
         tags=("a:1", "a:2"),
@@ -64,7 +64,7 @@ def test_the_build_command_carries_every_option(tmp_path: Path) -> None:
         platform="linux/amd64",
         no_cache=True,
     )
-    argv = docker.build_argv(builder, request, tmp_path / "iid")
+    argv = engine.build_argv(builder, request, tmp_path / "iid")
     assert argv == [
         "docker",
         "buildx",
@@ -109,7 +109,7 @@ ERROR: failed to solve: process did not complete successfully: exit code: 1
 
 
 def test_a_failure_names_the_failing_step_and_its_own_log_lines() -> None:
-    log = docker.StepLog()
+    log = engine.StepLog()
     for line in TRANSCRIPT.splitlines():
         log.feed(line)
     error = log.error(1)
@@ -125,4 +125,4 @@ def test_an_engine_that_does_not_answer_is_an_error_naming_the_fix(
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
     with pytest.raises(DockerUnavailableError, match="Start it"):
-        docker.check_engine(docker.Builder("docker", ("docker", "build")))
+        engine.check_engine(engine.Builder("docker", ("docker", "build")))

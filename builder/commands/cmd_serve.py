@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from builder import config, output
-from builder.reload import Supervisor, answers
+from builder import output
+from builder.build import config
+from builder.dev.reload import Supervisor, answers
 
 _LAUNCH = "import sys; from rpworker.launcher import main; sys.exit(main())"
 """The runtime's launcher with this interpreter, wherever its console script is installed."""

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import click
 
-from builder import compat
-from builder.cmd_image import BASE_CHOICES, image
-from builder.cmd_matrix import matrix_file_option
-from builder.cmd_publish import json_option, login_options
-from builder.lock import LOCK_FILE, LockFile, lock_bases, read_lock, write_lock
-from builder.matrix import load_matrix
-from builder.publish import PublishOptions
-from builder.registry import DigestLookup
-from builder.spec import ImageOptions
+from builder.build import compat
+from builder.build.matrix import load_matrix
+from builder.build.spec import ImageOptions
+from builder.commands.cmd_image import BASE_CHOICES, image
+from builder.commands.cmd_matrix import matrix_file_option
+from builder.commands.cmd_push import json_option, login_options
+from builder.registry.client import DigestLookup
+from builder.registry.lock import LOCK_FILE, LockFile, lock_bases, read_lock, write_lock
+from builder.registry.publish import PublishOptions
 
 
 @click.command("lock")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.errors import RpbuildError
-from builder.reference import DOCKER_HUB
+from builder.registry.reference import DOCKER_HUB
 
 ENV_USERNAME = "RPBUILD_REGISTRY_USERNAME"
 ENV_PASSWORD = "RPBUILD_REGISTRY_PASSWORD"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from builder import __version__
-from builder.spec import BaseSpec
+from builder.build.spec import BaseSpec
 
 BASE_REPOSITORY = "rpbuild/base"
 _NOT_ALLOWED = re.compile(r"[^a-z0-9._-]+")

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from builder import __version__
-from builder.spec import BaseSpec
+from builder.build.spec import BaseSpec
 
 PREFIX = "io.rpbuild."
 OCI = "org.opencontainers.image."

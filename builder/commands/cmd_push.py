@@ -13,8 +13,8 @@ import click
 
 from builder import output
 from builder.output import F
-from builder.publish import PublishOptions, publish, summary, write_metadata
-from builder.reference import parse_ref
+from builder.registry.publish import PublishOptions, publish, summary, write_metadata
+from builder.registry.reference import parse_ref
 
 
 def login_options(command: F) -> F:

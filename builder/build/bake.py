@@ -15,11 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from builder import image, labels, runtime_wheel, tags
-from builder.context import base_context
-from builder.lock import LockFile
-from builder.matrix import Matrix, MatrixRow
-from builder.spec import BaseSpec
+from builder.build import image, labels, runtime_wheel, tags
+from builder.build.context import base_context
+from builder.build.matrix import Matrix, MatrixRow
+from builder.build.spec import BaseSpec
+from builder.registry.lock import LockFile
 
 BAKE_FILE = "docker-bake.json"
 VARIABLES = ("REGISTRY", "TAG_PREFIX", "REVISION", "SOURCE")

@@ -14,10 +14,8 @@ import click
 import docker
 import docker.errors
 
-from builder.credentials import Credentials
 from builder.errors import DockerUnavailableError, RpbuildError
-from builder.reference import ImageRef
-from builder.registry import (
+from builder.registry.client import (
     ManifestUnknownError,
     RegistryAuthError,
     RegistryError,
@@ -25,7 +23,9 @@ from builder.registry import (
     TransientRegistryError,
     login_hint,
 )
-from builder.retry import TransientError, with_retries
+from builder.registry.credentials import Credentials
+from builder.registry.reference import ImageRef
+from builder.registry.retry import TransientError, with_retries
 
 StreamLine = Mapping[str, Any]
 _AUTH = ("unauthorized", "authentication required", "no basic auth credentials", "denied")

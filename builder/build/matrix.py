@@ -17,9 +17,9 @@ from typing import Any
 import click
 import yaml
 
-from builder import compat, tags
+from builder.build import compat, tags
+from builder.build.spec import BaseSpec, ImageOptions
 from builder.errors import IncompatibleChoiceError
-from builder.spec import BaseSpec, ImageOptions
 
 MATRIX_FILE = "matrix.yaml"
 AXES = ("cuda", "python", "torch", "ubuntu", "flavor")

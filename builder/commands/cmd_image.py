@@ -9,13 +9,19 @@ from typing import Any
 
 import click
 
-from builder import config, output
-from builder import image as image_lib
-from builder.cmd_publish import login_options, metadata_file_option, publish_built, push_option
+from builder import output
+from builder.build import config
+from builder.build import image as image_lib
+from builder.build.spec import GpuRequirements, ImageOptions
+from builder.commands.cmd_push import (
+    login_options,
+    metadata_file_option,
+    publish_built,
+    push_option,
+)
 from builder.errors import RpbuildError
-from builder.pinning import lock_options, pinned_base
-from builder.publish import PublishOptions
-from builder.spec import GpuRequirements, ImageOptions
+from builder.registry.pinning import lock_options, pinned_base
+from builder.registry.publish import PublishOptions
 
 _CAPABILITY = re.compile(r"^\d+\.\d+$")
 

@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from builder.spec import WeightsSource
+from builder.build.spec import WeightsSource
 from rpworker.weights import Entry
 
 HF_TOKEN = "HF_TOKEN"

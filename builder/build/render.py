@@ -15,8 +15,8 @@ from typing import Any
 import click
 import jinja2
 
-from builder.spec import BaseSpec, RunStep, TorchWheel
-from builder.weights import FetchStep
+from builder.build.spec import BaseSpec, RunStep, TorchWheel
+from builder.build.weights import FetchStep
 from rpworker.weights import MANIFEST
 
 BASE_TEMPLATE = "base.Dockerfile.j2"

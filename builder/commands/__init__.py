@@ -1,0 +1,1 @@
+"""The ``rpbuild`` command line: click commands only, each a thin layer over the library."""

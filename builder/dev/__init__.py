@@ -1,0 +1,1 @@
+"""The local loop around a handler: scaffold a project, serve it with reloads."""

@@ -1,0 +1,1 @@
+"""Registry work: references, credentials, the HTTP API client, push and publish, lock files."""
