@@ -29,7 +29,7 @@ FILE_NAME = "rpbuild.yaml"
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _MAJOR_MINOR = re.compile(r"^\d+\.\d+$")
 _DEB_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[\w.+:~-]+)?$")
-_FLAVORS = ("runtime", "devel")
+_FLAVORS = ("base", "runtime", "devel")
 _SECRET_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 _IMAGE_PATH = re.compile(r"^(/[\w.+@=-]+)+/?$")
 _URL = re.compile(r"^https?://\S+$")

@@ -148,3 +148,8 @@ class BaseSpec:
     torch: TorchWheel | None
     from_ref: str
     custom_base: bool
+
+    @property
+    def cudnn(self) -> str:
+        """The cuDNN major the base image carries; ``none`` for the base flavor."""
+        return "none" if self.flavor == "base" else self.cuda.cudnn_version

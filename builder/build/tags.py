@@ -21,7 +21,7 @@ _NOT_ALLOWED = re.compile(r"[^a-z0-9._-]+")
 def axes(spec: BaseSpec, version: str = __version__) -> str:
     torch = f"torch{spec.torch.version}-{spec.torch.index}" if spec.torch else "torchnone"
     return (
-        f"cuda{spec.cuda.version}-cudnn{spec.cuda.cudnn_version}-{spec.flavor}"
+        f"cuda{spec.cuda.version}-cudnn{spec.cudnn}-{spec.flavor}"
         f"-ubuntu{spec.ubuntu}-py{spec.python}-{torch}-rpbuild{version}"
     )
 

@@ -71,6 +71,9 @@ def compare(spec: BaseSpec, found: dict[str, str | None], info: engine.ImageInfo
         Check("cuda toolkit", claim("cuda"), cuda_found or "none"),
         Check("runtime", claim("runtime-version"), found.get("runtime") or "none"),
         Check(
+            "torch libraries shadowed by LD_LIBRARY_PATH", "none", found.get("shadowed") or "none"
+        ),
+        Check(
             "env RPBUILD_CUDA_VERSION",
             claim("cuda"),
             info.env.get("RPBUILD_CUDA_VERSION", "none"),

@@ -116,7 +116,11 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--python", metavar="X.Y", help="Python in the image [default: per Ubuntu].")
 @click.option("--torch", metavar="VERSION", help="torch release to bake in, or none [default].")
 @click.option("--ubuntu", metavar="YY.MM", help="Ubuntu of the CUDA base [default: newest].")
-@click.option("--flavor", type=click.Choice(["runtime", "devel"]), help="CUDA image flavor.")
+@click.option(
+    "--flavor",
+    type=click.Choice(["base", "runtime", "devel"]),
+    help="CUDA image flavor [default: base with torch (no second cuDNN), else runtime].",
+)
 @click.option("--handler", type=existing_file, help="Handler file [default: DIR/handler.py].")
 @click.option(
     "--requirements", type=existing_file, help="pip requirements [default: DIR/requirements.txt]."
