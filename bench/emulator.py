@@ -64,6 +64,8 @@ class Emulator:
     take_times: list[float] = field(default_factory=list)
     pings: list[tuple[float, dict[str, str]]] = field(default_factory=list)
     stop_requests: set[str] = field(default_factory=set)
+    stop_answer: Any = None
+    """When set, every job-stop poll is answered with this JSON at once (a misbehaving platform)."""
     bad_auth: int = 0
     injected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -189,6 +191,8 @@ class Emulator:
     async def _stop(self, request: web.Request) -> web.StreamResponse:
         if (refusal := await self._gate("stop", request)) is not None:
             return refusal
+        if self.stop_answer is not None:
+            return web.json_response(self.stop_answer)
         async with self._work:
             if not await self._long_poll(lambda: bool(self.stop_requests)):
                 return web.Response(status=204)

@@ -1,38 +1,129 @@
-"""The errors a user can hit, each with its exit code and a message naming the fix.
+"""The errors a user can hit, each naming the value, where it came from and the fix.
 
-Input mistakes are click ``BadParameter``/``UsageError`` (exit 2, printed with the
-usage line); failures of the build itself derive from :class:`RpbuildError` (exit 1).
-Callers match on these types, never on message text.
+The library raises these and nothing else for user-facing failures; it never imports
+click. ``builder.commands.base`` maps them to click's exit codes and text in one
+place. Callers match on these types, never on message text.
 
-    click.ClickException
-    ├── RpbuildError (exit 1)
-    │   ├── DataError            the shipped compatibility data is malformed (a bug)
-    │   ├── DockerUnavailableError  no engine or no BuildKit-capable client
-    │   ├── GpuUnavailableError  the engine cannot give containers a GPU
-    │   ├── BuildError           a build step failed (names the step, shows the log tail)
-    │   ├── VerifyError          the built image contradicts its tag and labels
-    │   └── RuntimeWheelError    the runtime wheel could not be found or built
-    └── click.UsageError (exit 2)
-        └── click.BadParameter
-            └── IncompatibleChoiceError  a combination the data says cannot work
+    RpbuildError (exit 1)         the input was valid, the work failed
+    ├── DataError                 the shipped compatibility data is malformed (a bug)
+    ├── DockerUnavailableError    no engine or no BuildKit-capable client
+    ├── GpuUnavailableError       the engine cannot give containers a GPU
+    ├── BuildError                a build step failed (names the step, shows the log tail)
+    ├── VerifyError               the built image contradicts its tag and labels
+    ├── RuntimeWheelError         the runtime wheel could not be found or built
+    └── InputError (exit 2)       a flag, an argument or a file holds an unusable value
+        └── IncompatibleChoiceError  a combination the data says cannot work
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import click
 
-
-class RpbuildError(click.ClickException):
+class RpbuildError(Exception):
     """A failure of the job itself (exit 1): the input was valid, the work failed."""
 
     exit_code = 1
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def format_message(self) -> str:
+        return self.message
+
     def details(self) -> dict[str, Any]:
         """The failure for ``--json`` output."""
         return {"error": self.format_message()}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a value came from: a flag or argument (``--cuda``, ``DIR``), or a key of a
+    file (``origin`` is then the file, e.g. ``my/rpbuild.yaml``)."""
+
+    name: str
+    origin: str | None = None
+
+    @property
+    def on_command_line(self) -> bool:
+        return self.origin is None
+
+    def __str__(self) -> str:
+        if self.origin and self.name:
+            return f"{self.origin}: {self.name}"
+        return self.origin or self.name
+
+
+def flag(field: str) -> Source:
+    """The command-line source of an option field: ``min_gpus`` -> ``--min-gpus``."""
+    return Source("--" + field.replace("_", "-"))
+
+
+class InputError(RpbuildError):
+    """Unusable input (exit 2); ``where`` names the flag, argument or file key at fault.
+
+    Without ``where`` the mistake is in how the command was called as a whole.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, where: Source | None = None) -> None:
+        super().__init__(message)
+        self.where = where
+
+    def format_message(self) -> str:
+        if self.where is None or self.where.on_command_line:
+            return self.message
+        return f"{self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A value that would work: ``field`` set to ``value`` (``suffix``: e.g. " or newer")."""
+
+    field: str
+    value: str
+    suffix: str = ""
+
+    def render(self, source: Source) -> str:
+        if source.on_command_line:
+            return f"{source} {self.value}{self.suffix}"
+        return f'{source.name}: "{self.value}"{self.suffix}'
+
+
+class IncompatibleChoiceError(InputError):
+    """A choice the compatibility data rules out; the message names valid choices.
+
+    Raised naming option fields; :meth:`located` re-aims it at the sources the
+    values really came from (a flag or rpbuild.yaml), so the fix is given in the
+    form the user wrote.
+    """
+
+    def __init__(
+        self,
+        field: str,
+        value: str,
+        reason: str,
+        choices: Sequence[Choice],
+        sources: Mapping[str, Source] | None = None,
+    ) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        self.choices = list(choices)
+        self.sources = dict(sources or {})
+        self.fixes = [choice.render(self._source(choice.field)) for choice in self.choices]
+        hint = f"; choose {', or '.join(self.fixes)}" if self.fixes else ""
+        super().__init__(f"{value}: {reason}{hint}", self._source(field))
+
+    def _source(self, field: str) -> Source:
+        return self.sources.get(field) or flag(field)
+
+    def located(self, sources: Mapping[str, Source]) -> IncompatibleChoiceError:
+        return IncompatibleChoiceError(self.field, self.value, self.reason, self.choices, sources)
 
 
 class DataError(RpbuildError):
@@ -48,7 +139,7 @@ class GpuUnavailableError(RpbuildError):
 
 
 class RuntimeWheelError(RpbuildError):
-    """The worker runtime wheel (this package) could not be located or built."""
+    """The worker runtime wheel could not be located or built."""
 
 
 class BuildError(RpbuildError):
@@ -80,14 +171,3 @@ class VerifyError(RpbuildError):
 
     def details(self) -> dict[str, Any]:
         return {**super().details(), "image": self.image, "diff": self.diff}
-
-
-class IncompatibleChoiceError(click.BadParameter):
-    """A choice the compatibility data rules out; the message names valid choices."""
-
-    def __init__(self, option: str, value: str, reason: str, choices: Sequence[str]) -> None:
-        self.option = option
-        self.value = value
-        self.choices = list(choices)
-        hint = f"; choose {', or '.join(self.choices)}" if self.choices else ""
-        super().__init__(f"{value}: {reason}{hint}", param_hint=[option])

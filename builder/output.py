@@ -20,16 +20,10 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
-from typing import Any, TextIO, TypeVar
-
-import click
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-_VERBOSITY_KEY = "rpbuild.verbosity"
+from typing import Any, TextIO
 
 
 class Mode(Enum):
@@ -143,6 +137,21 @@ class Output:
         self._states.pop(key, None)
         self.info(f"{key}: {state}")
 
+    @property
+    def json(self) -> bool:
+        return self.mode is Mode.JSON
+
+    def line(self, text: str) -> None:
+        """One line of the command's own output stream (a program's output passed on)."""
+        self._result_line(text)
+
+    def pushed(self, line: Mapping[str, Any]) -> None:
+        """One line of the engine's push stream: per-layer progress, the rest as details.
+
+        Not shown with --json, where the result alone is the output."""
+        if self.mode is not Mode.JSON:
+            show_push_line(self, line)
+
     def chunk(self, value: Any) -> None:
         """One streamed chunk of a job's output, shown as it arrives."""
         if self.mode is Mode.JSON:
@@ -221,15 +230,6 @@ def show_push_line(out: Output, line: Mapping[str, Any]) -> None:
     out.progress(key, status.lower(), detail.get("current"), detail.get("total"))
 
 
-def push_display(json_output: bool) -> Callable[[Mapping[str, Any]], None] | None:
-    """The push stream's per-layer display for people; none with --json, where the
-    result alone is the output."""
-    if json_output:
-        return None
-    shown = for_command()
-    return lambda line: show_push_line(shown, line)
-
-
 def _fraction(current: int | None, total: int | None) -> str:
     if current is None:
         return ""
@@ -245,45 +245,3 @@ def _size(count: int) -> str:
             break
         value, unit = value / 1000, larger
     return f"{count}B" if unit == "B" else f"{value:.1f}{unit}"
-
-
-def _set_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    if value:
-        level = Verbosity.VERBOSE if param.name == "verbose" else Verbosity.QUIET
-        ctx.find_root().meta[_VERBOSITY_KEY] = level
-
-
-def verbosity_options(command: F) -> F:
-    """``--verbose``/``--quiet`` for the group; commands read them through :func:`for_command`."""
-    quiet = click.option(
-        "-q",
-        "--quiet",
-        is_flag=True,
-        expose_value=False,
-        callback=_set_verbosity,
-        help="Show only warnings, errors and results.",
-    )
-    verbose = click.option(
-        "-v",
-        "--verbose",
-        is_flag=True,
-        expose_value=False,
-        callback=_set_verbosity,
-        help="Also show raw tool output and the commands run.",
-    )
-    return verbose(quiet(command))
-
-
-def json_option(command: F) -> F:
-    return click.option(
-        "--json", "json_output", is_flag=True, help="Print the result as JSON on stdout."
-    )(command)
-
-
-def for_command(json_output: bool = False) -> Output:
-    """The output for the running click command, honouring the group's verbosity flags."""
-    ctx = click.get_current_context(silent=True)
-    verbosity = Verbosity.NORMAL
-    if ctx is not None:
-        verbosity = ctx.find_root().meta.get(_VERBOSITY_KEY, Verbosity.NORMAL)
-    return Output(mode=detect_mode(sys.stderr, json_output=json_output), verbosity=verbosity)

@@ -24,6 +24,7 @@ from typing import Any
 
 from rpworker import cuda_compat
 from rpworker.cuda_compat import CudaVersion
+from rpworker.env import SettingError, number
 from rpworker.gpu_probe import DeviceFacts, Finding, GpuFacts, probe
 
 log = logging.getLogger("rpworker")
@@ -41,16 +42,6 @@ class Mode(str, Enum):
     STRICT = "strict"
     WARN = "warn"
     OFF = "off"
-
-
-class SettingError(ValueError):
-    """A check setting (env var or option) a user got wrong; the message names the fix."""
-
-    def __init__(self, setting: str, value: str, expected: str) -> None:
-        super().__init__(f"{setting}={value!r} is invalid: {expected}")
-        self.setting = setting
-        self.value = value
-        self.expected = expected
 
 
 @dataclass(frozen=True)
@@ -214,12 +205,7 @@ def image_cuda(environ: Mapping[str, str]) -> tuple[CudaVersion, str] | None:
 
 def requirements(environ: Mapping[str, str]) -> Requirements:
     def count(name: str) -> int | None:
-        value = environ.get(name)
-        if not value:
-            return None
-        if not value.isdigit():
-            raise SettingError(name, value, "use a whole number, e.g. 1")
-        return int(value)
+        return number(environ, name, int, None)
 
     capability = environ.get("RPWORKER_MIN_COMPUTE_CAPABILITY")
     return Requirements(

@@ -12,15 +12,25 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import logging
+import time
+import types
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from concurrent.futures import Executor
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from rpworker.concurrency import ElasticExecutor
 from rpworker.types import Handler, Job
 
+log = logging.getLogger("rpworker")
+
+T = TypeVar("T")
+
 _DONE = object()
+
+BLOCKED_LOOP_WARN_S = 1.0
+"""An ``async def`` handler step longer than this blocked everything else: say so."""
 
 
 class HandlerKind(Enum):
@@ -70,11 +80,30 @@ def is_generator(handler: Handler) -> bool:
     return classify(handler) in (HandlerKind.GENERATOR, HandlerKind.ASYNC_GENERATOR)
 
 
+class ThreadExit(Exception):
+    """A ``GeneratorExit`` raised by handler code on a job thread, carried back as data.
+
+    Delivered through a future as it is, asyncio would throw it into the
+    awaiting coroutine, where it closes the whole chain instead of failing the job.
+    """
+
+    def __init__(self, raised: GeneratorExit) -> None:
+        super().__init__(repr(raised))
+        self.raised = raised
+
+
+def _carry_exits(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except GeneratorExit as exc:
+        raise ThreadExit(exc) from None
+
+
 def _off_loop(executor: Executor | None, fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
     """``fn(*args)`` on an executor thread (an elastic one hands results back cheaper)."""
     if isinstance(executor, ElasticExecutor):
-        return executor.run(fn, *args)
-    return asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        return executor.run(_carry_exits, fn, *args)
+    return asyncio.get_running_loop().run_in_executor(executor, _carry_exits, fn, *args)
 
 
 async def _iterate_off_loop(
@@ -90,16 +119,79 @@ async def _iterate_off_loop(
         gen.close()
 
 
-def _as_stream(value: Any, executor: Executor | None) -> AsyncGenerator[Any, Any] | None:
+def _as_stream(
+    value: Any, executor: Executor | None, watch: _LoopWatch
+) -> AsyncGenerator[Any, Any] | None:
     """The chunks of a streamed return value, or None when it is a single value.
 
-    An async generator is handed over as it is, so closing the stream closes it.
+    Closing the stream closes the handler's generator.
     """
     if inspect.isasyncgen(value):
-        return value
+        return _watched_stream(value, watch)
     if inspect.isgenerator(value):
         return _iterate_off_loop(value, executor)
     return None
+
+
+class _LoopWatch:
+    """Times each step an ``async`` handler runs on the loop; warns once per job."""
+
+    __slots__ = ("_handler", "_warned")
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self._warned = False
+
+    def check(self, seconds: float) -> None:
+        if seconds < BLOCKED_LOOP_WARN_S or self._warned:
+            return
+        self._warned = True
+        target = _target(self._handler)
+        name = getattr(target, "__qualname__", None) or repr(self._handler)
+        log.warning(
+            "async handler %s blocked the event loop for %.1fs: no other job, request or "
+            "timeout could run meanwhile. Make it a plain `def` (it then runs on a thread), "
+            "or await the slow call (e.g. `await asyncio.to_thread(fn, ...)`)",
+            name,
+            seconds,
+        )
+
+
+@types.coroutine
+def _watched(awaitable: Awaitable[T], watch: _LoopWatch) -> Generator[Any, Any, T]:
+    """``await awaitable``, timing every step it runs on the loop."""
+    steps = awaitable.__await__()
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        started = time.perf_counter()
+        try:
+            yielded = steps.send(value) if error is None else steps.throw(error)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+        finally:
+            watch.check(time.perf_counter() - started)
+        try:
+            value, error = (yield yielded), None
+        except GeneratorExit:
+            steps.close()
+            raise
+        except BaseException as exc:  # cancellation included: handed on to the handler
+            value, error = None, exc
+
+
+async def _watched_stream(
+    stream: AsyncGenerator[Any, Any], watch: _LoopWatch
+) -> AsyncGenerator[Any, None]:
+    try:
+        while True:
+            try:
+                item = await _watched(stream.__anext__(), watch)
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        await stream.aclose()
 
 
 class CallOutcome:
@@ -117,13 +209,14 @@ async def call(handler: Handler, job: Job, executor: Executor | None = None) -> 
     awaitable is awaited and a generator is streamed (iterated off the loop).
     """
     kind = _kind(handler)
+    watch = _LoopWatch(handler)
     if kind is HandlerKind.FUNCTION:
         value = await _off_loop(executor, handler, job)
     else:
         value = handler(job)
     while inspect.isawaitable(value):
-        value = await value
-    stream = _as_stream(value, executor)
+        value = await _watched(value, watch)
+    stream = _as_stream(value, executor, watch)
     if stream is not None:
         return CallOutcome(stream=stream)
     return CallOutcome(value=value)

@@ -3,7 +3,10 @@
 Transport-free: the local API, the test mode and the production worker all
 call :func:`run_job` and decide themselves where chunks and results go.
 Cancellation (``task.cancel()``) and deadlines are the caller's scopes; a
-``CancelledError`` always propagates.
+``CancelledError`` always propagates. Anything else the handler raises fails
+its job only, ``SystemExit``, ``KeyboardInterrupt`` and ``GeneratorExit``
+included: a real Ctrl-C or SIGTERM reaches the runtime as a signal, through
+its own shutdown path, never as an exception raised inside a job.
 """
 
 from __future__ import annotations
@@ -43,5 +46,5 @@ async def run_job(
                 if results.is_error_chunk(chunk):
                     return results.from_error_chunk(chunk, chunks)
         return {"output": chunks if chunks is not None else []}
-    except Exception as exc:
-        return results.from_exception(exc)
+    except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
+        return results.from_exception(exc.raised if isinstance(exc, handlers.ThreadExit) else exc)

@@ -3,7 +3,11 @@
 Unlike the SDK's local server, ``/run`` starts the job at once, ``/stream``
 answers with chunks as they are produced, N jobs really run at once (sync
 handlers on a pool of N threads), and bad requests get a 4xx with a message.
-Every route answers on ``/ROUTE`` and ``/v2/{endpoint_id}/ROUTE``, to GET and POST.
+Every route answers on ``/ROUTE`` and ``/v2/{endpoint_id}/ROUTE``, to GET and POST
+(add a route by adding it to :data:`ROUTES`).
+
+Stopping (SIGINT/SIGTERM) stops accepting, cancels every job so clients
+waiting on ``/runsync`` or ``/stream`` get their final answer, then closes.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
-import json
 import logging
 import os
 import signal
@@ -22,6 +25,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from rpworker import codec
+from rpworker.connections import IdleConnections
+from rpworker.env import SettingError
 from rpworker.flags import Flags
 from rpworker.local_jobs import ApiSettings, Jobs, busy_threads
 from rpworker.store import FAILED, JobRecord
@@ -34,6 +40,10 @@ View = Callable[[web.Request], Awaitable[web.Response]]
 METHODS = ("GET", "POST")
 MAX_BODY_BYTES = 20 * 1024 * 1024
 MAX_WAIT_MS = 300_000
+SHUTDOWN_TIMEOUT_S = 3.0
+"""How long answers still being written get at shutdown (Docker waits 10 s)."""
+CLIENT_LEFT = (ConnectionError, aiohttp.ClientPayloadError)
+"""What reading a request raises when its client went away mid-body."""
 
 
 class ApiError(Exception):
@@ -47,6 +57,7 @@ class ApiError(Exception):
 
 JOBS = web.AppKey("jobs", Jobs)
 GPU_FACTS: web.AppKey[GpuFacts | None] = web.AppKey("gpu_facts")
+CONNECTIONS = web.AppKey("connections", IdleConnections)
 
 
 def _jobs(request: web.Request) -> Jobs:
@@ -55,13 +66,21 @@ def _jobs(request: web.Request) -> Jobs:
 
 async def _read_request(request: web.Request) -> dict[str, Any]:
     """The job request body ``{"input": {...}, "webhook"?, "policy"?}``, checked."""
-    raw = await request.read()
+    if request.content.is_eof():  # the usual case: it came with the head
+        raw = await request.read()
+    else:
+        timeout_s = _jobs(request).settings.body_timeout_s
+        try:
+            raw = await asyncio.wait_for(request.read(), timeout_s)
+        except asyncio.TimeoutError:
+            message = f"request body not received within {timeout_s:g} s (RPWORKER_BODY_TIMEOUT_S)"
+            raise ApiError(408, message) from None
     example = 'send {"input": {...}}'
     if not raw.strip():
         raise ApiError(400, f"request body is empty: {example}")
     try:
-        body = json.loads(raw)
-    except ValueError as exc:
+        body = codec.loads(raw)
+    except codec.NotJSON as exc:
         raise ApiError(400, f"request body is not valid JSON ({exc}): {example}") from None
     if not isinstance(body, dict):
         raise ApiError(400, f"request body must be a JSON object: {example}")
@@ -94,9 +113,10 @@ async def _submit(request: web.Request, prefix: str = "") -> JobRecord:
 
 def _record(request: web.Request) -> JobRecord:
     job_id = request.match_info["job_id"]
-    record = _jobs(request).store.get(job_id)
+    store = _jobs(request).store
+    record = store.get(job_id)
     if record is None:
-        raise ApiError(404, f"no job {job_id!r} (unknown, or finished and evicted)")
+        raise ApiError(404, store.missing(job_id))
     return record
 
 
@@ -172,23 +192,39 @@ ROUTES: dict[str, View] = {
 }
 
 
-def _json_errors(view: View) -> View:
+def _json_errors(view: View, connections: IdleConnections) -> View:
     """Every refusal is ``{"error": message}`` with a 4xx; never an HTML page.
 
     A wrapper of each view, not a middleware: with any middleware at all,
     aiohttp runs every request through two more layers (one of them a
     generator context manager), a cost /runsync feels. A catch-all route
-    sends what no route takes through here too.
+    sends what no route takes through here too. It also tells ``connections``
+    which connections have a request in hand.
     """
 
     @functools.wraps(view)
     async def answer(request: web.Request) -> web.Response:
+        connection = request.protocol
+        connections.started(connection)
+        try:
+            return await _answer(view, request)
+        finally:
+            connections.ended(connection)
+
+    return answer
+
+
+async def _answer(view: View, request: web.Request) -> web.Response:
+    try:
         try:
             if request.method not in METHODS:
                 raise web.HTTPMethodNotAllowed(request.method, METHODS)
             return await view(request)
         except ApiError as exc:
-            return web.json_response({"error": exc.message}, status=exc.status)
+            response = web.json_response({"error": exc.message}, status=exc.status)
+            if exc.status == 408:
+                response.force_close()
+            return response
         except web.HTTPNotFound:
             routes = ", ".join(ROUTES)
             message = f"no route {request.path}; routes: {routes} (also under /v2/ENDPOINT_ID)"
@@ -200,11 +236,12 @@ def _json_errors(view: View) -> View:
             return web.json_response(
                 {"error": f"{exc.reason}: {request.method} {request.path}"}, status=exc.status
             )
-        except Exception as exc:
-            log.exception("bug answering %s %s", request.method, request.path)
-            return web.json_response({"error": f"internal error (a bug): {exc!r}"}, status=500)
-
-    return answer
+    except CLIENT_LEFT as exc:
+        log.debug("client left during %s %s: %r", request.method, request.path, exc)
+        return web.json_response({"error": "client left"}, status=400)
+    except Exception as exc:
+        log.exception("bug answering %s %s", request.method, request.path)
+        return web.json_response({"error": f"internal error (a bug): {exc!r}"}, status=500)
 
 
 async def _no_route(request: web.Request) -> web.Response:
@@ -219,20 +256,27 @@ def create_app(
     gpu_facts: GpuFacts | None = None,
 ) -> web.Application:
     """The local API app; ``gpu_facts`` feeds the ``gpu`` key of ``/health``."""
+    settings = settings or ApiSettings()
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[GPU_FACTS] = gpu_facts
+    app[CONNECTIONS] = connections = IdleConnections(settings.header_timeout_s)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-            app[JOBS] = jobs = Jobs(handler, aggregate, settings or ApiSettings(), session)
+            app[JOBS] = jobs = Jobs(handler, aggregate, settings, session)
             yield
             await jobs.close()
 
+    async def end_jobs(app: web.Application) -> None:
+        """Before waiting for open requests: their jobs end, so they answer at once."""
+        await app[JOBS].cancel_all()
+
     app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(end_jobs)
     for path, view in ROUTES.items():
         for prefix in ("", "/v2/{endpoint_id}"):
-            app.router.add_route("*", prefix + path, _json_errors(view))
-    app.router.add_route("*", "/{path:.*}", _json_errors(_no_route))
+            app.router.add_route("*", prefix + path, _json_errors(view, connections))
+    app.router.add_route("*", "/{path:.*}", _json_errors(_no_route, connections))
     return app
 
 
@@ -244,17 +288,22 @@ async def serve(
     ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``app`` until cancelled; ``ready`` gets the base URL once bound."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
+    sweep = None
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
+        if CONNECTIONS in app and runner.server is not None:
+            sweep = asyncio.ensure_future(app[CONNECTIONS].sweep(runner.server))
         bound_host, bound_port = runner.addresses[0][:2]
         url_host = f"[{bound_host}]" if ":" in bound_host else bound_host
         if ready is not None:
             ready(f"http://{url_host}:{bound_port}")
         await asyncio.Event().wait()
     finally:
+        if sweep is not None:
+            sweep.cancel()
         await runner.cleanup()
 
 
@@ -277,7 +326,7 @@ def run(config: Config, flags: Flags, gpu_facts: GpuFacts | None = None) -> int:
     """``--rp_serve_api``: serve until SIGINT/SIGTERM; 0 on a clean stop."""
     try:
         settings = ApiSettings.from_env(os.environ, concurrency=flags.api_concurrency)
-    except ValueError as exc:
+    except SettingError as exc:
         print(f"rpworker: error: {exc}", file=sys.stderr)
         return 2
     app = create_app(

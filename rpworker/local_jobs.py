@@ -3,12 +3,12 @@
 Sync handlers run on job threads, one per running job (N blocking jobs really
 run together while the event loop keeps answering requests); a sync job
 abandoned after a timeout or a cancel keeps its thread without holding a slot.
+Every job ends: whatever happens, its record gets a final status.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -18,8 +18,10 @@ from typing import Any
 
 import aiohttp
 
-from rpworker import progress, results
+from rpworker import codec, progress, results
 from rpworker.concurrency import ElasticExecutor
+from rpworker.deadline import Ending, run_under_deadline
+from rpworker.env import number
 from rpworker.jobs import run_job
 from rpworker.store import (
     CANCELLED,
@@ -54,29 +56,32 @@ class ApiSettings:
 
     concurrency: int = 1
     stream_buffer: int = 1024
-    """Chunks kept per job (see :mod:`rpworker.store` for the policy when full)."""
+    """Unread chunks kept per job; when full the oldest is dropped."""
     job_retention_s: float = 600.0
     """How long a finished job stays queryable."""
+    max_finished_jobs: int = 5000
+    """Finished jobs kept at most; beyond it the oldest is evicted."""
+    max_finished_bytes: int = 100_000_000
+    """JSON bytes of finished jobs' results (and unread chunks) kept at most."""
     runsync_wait_s: float = 90.0
     """How long ``/runsync`` waits before answering the current, non-final status."""
     stream_wait_s: float = 1.0
     """How long ``/stream`` waits for a chunk when there is none yet."""
+    header_timeout_s: float = 10.0
+    """How long a connection may go without a request being handled (its head, or idle)."""
+    body_timeout_s: float = 30.0
+    """How long a request body may take to arrive."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **given: Any) -> ApiSettings:
+        """``given`` values win; each field is read from ``RPWORKER_<FIELD>``, more than 0."""
         values = dict(given)
+        defaults = cls()
         for field in fields(cls):
-            name = f"RPWORKER_{field.name.upper()}"
-            if field.name in values or not env.get(name):
-                continue
-            kind = int if field.type in ("int", int) else float
-            try:
-                values[field.name] = kind(env[name])
-            except ValueError:
-                expected = "a whole number" if kind is int else "a number"
-                raise ValueError(f"{name}={env[name]!r} must be {expected}") from None
-            if values[field.name] <= 0:
-                raise ValueError(f"{name}={env[name]!r} must be more than 0")
+            if field.name not in values:
+                default = getattr(defaults, field.name)
+                name = f"RPWORKER_{field.name.upper()}"
+                values[field.name] = number(env, name, type(default), default, above=True)
         return cls(**values)
 
 
@@ -94,7 +99,10 @@ class Jobs:
         self.aggregate = aggregate
         self.settings = settings
         self.store = JobStore(
-            buffer_size=settings.stream_buffer, retention_s=settings.job_retention_s
+            buffer_size=settings.stream_buffer,
+            retention_s=settings.job_retention_s,
+            max_finished=settings.max_finished_jobs,
+            max_bytes=settings.max_finished_bytes,
         )
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._executor = ElasticExecutor(name=THREAD_PREFIX)
@@ -140,35 +148,45 @@ class Jobs:
     def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._done)
         return task
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        """Forget a background task; a failure (a bug) is logged, never left unretrieved."""
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed (a bug)", exc_info=task.exception())
 
     async def _execute(self, record: JobRecord) -> None:
         try:
             async with self._slots:
                 record.begin()
-                try:
-                    running = self._run(record)
-                    if record.timeout_s is not None:
-                        running = asyncio.wait_for(running, record.timeout_s)
-                    body = await running
-                    status = FAILED if results.is_failure(body) else COMPLETED
-                except asyncio.TimeoutError:
-                    body = results.failed(
-                        f"job exceeded its executionTimeout ({record.timeout_s} s)"
-                    )
-                    status = TIMED_OUT
+                outcome = await run_under_deadline(self._run(record), record.timeout_s)
         except asyncio.CancelledError:
-            await self.store.finish(record, CANCELLED, None)
+            await self.store.finish(record, CANCELLED, None, 0)
             return
-        await self.store.finish(record, status, body)
+        except Exception as exc:  # a bug of the runtime: the job must still end
+            log.exception("job %s: the runtime failed (a bug)", record.id)
+            outcome = None
+            body, size = results.failed(f"internal error (a bug): {exc!r}"), 0
+        if outcome is None:
+            status = FAILED
+        elif outcome.ending is Ending.DONE:
+            assert outcome.value is not None
+            body, size = outcome.value
+            status = FAILED if results.is_failure(body) else COMPLETED
+        else:
+            body = results.failed(f"job exceeded its executionTimeout ({record.timeout_s} s)")
+            status, size = TIMED_OUT, 0
+        await self.store.finish(record, status, body, size)
         if record.webhook:
             self._spawn(self._post_webhook(record.webhook, record))
 
-    async def _run(self, record: JobRecord) -> ResultBody:
+    async def _run(self, record: JobRecord) -> tuple[ResultBody, int]:
+        """The result body as it will be answered, and its size in JSON bytes."""
+
         async def on_chunk(chunk: Any) -> None:
-            json.dumps(chunk)
-            await record.put_chunk(chunk)
+            await record.put_chunk(chunk, len(codec.dumps(chunk)))
 
         with progress.listening(record.id, record.set_progress):
             body = await run_job(
@@ -178,11 +196,8 @@ class Jobs:
                 executor=self._executor,
                 on_chunk=on_chunk,
             )
-        try:
-            json.dumps(body)
-        except (TypeError, ValueError) as exc:
-            return results.failed(f"the handler's output is not JSON-serializable: {exc}")
-        return body
+        body, data = results.encode(body)
+        return body, len(data)
 
     async def cancel(self, record: JobRecord) -> None:
         if record.task is not None and not record.final:
@@ -218,10 +233,14 @@ class Jobs:
                 "webhook %s for job %s failed (try %d): %s", url, record.id, attempt, problem
             )
 
-    async def close(self) -> None:
+    async def cancel_all(self) -> None:
+        """Shutdown: every job ends CANCELLED, so waiting clients get their final answer."""
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.cancel_all()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def health(self) -> dict[str, Any]:

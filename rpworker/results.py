@@ -13,6 +13,7 @@ import socket
 import traceback
 from typing import Any
 
+from rpworker import codec
 from rpworker.types import ResultBody
 from rpworker.version import __version__
 
@@ -77,3 +78,31 @@ def failed(message: str) -> ResultBody:
 
 def is_failure(body: ResultBody) -> bool:
     return isinstance(body.get("error"), str) and bool(body["error"])
+
+
+def too_large(size: int, limit: int) -> str:
+    return (
+        f"result is {size} bytes, over the platform's limit of {limit} bytes "
+        "(RPWORKER_MAX_RESULT_BYTES): return less, or upload large outputs "
+        "to storage and return a URL"
+    )
+
+
+def encode(body: ResultBody, max_bytes: int | None = None) -> tuple[ResultBody, bytes]:
+    """The body as sent and its JSON bytes: every mode reaches the same verdict.
+
+    A body that is not JSON (a set, NaN, too deep, ...) or is over ``max_bytes``
+    becomes a failure saying so (keeping ``stopPod``), so the job still ends.
+    """
+    try:
+        data = codec.dumps(body)
+    except codec.NotJSON as exc:
+        problem = f"the handler's output is not JSON-serializable: {exc}"
+    else:
+        if max_bytes is None or len(data) <= max_bytes:
+            return body, data
+        problem = too_large(len(data), max_bytes)
+    failure = failed(problem)
+    if body.get("stopPod"):
+        failure["stopPod"] = True
+    return failure, codec.dumps(failure)

@@ -1,25 +1,30 @@
 """Job records of the local API: status, chunk buffer, result, and eviction.
 
 Memory stays flat on a long-running server: each job's chunk buffer is
-bounded, and finished records are dropped ``retention_s`` after they end.
+bounded, and finished records are dropped ``retention_s`` after they end, or
+sooner when more than ``max_finished`` of them, or more than ``max_bytes`` of
+their JSON, are kept (oldest first). A late ``/status`` for an evicted job is
+told which limit evicted it.
 
-Buffer policy: once a client has read ``/stream`` for a job, a full buffer
-makes the handler wait until the client reads again (nothing is lost). Before
-any stream read (``/run`` + ``/status`` clients, ``/runsync``) a full buffer
-drops its oldest chunk instead, so such jobs never stall; with
-``return_aggregate_stream`` the final output still holds every chunk.
+Buffer policy: a full buffer drops its oldest chunk, so a stalled (or absent)
+``/stream`` reader never blocks the job; with ``return_aggregate_stream`` the
+final output still holds every chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections import OrderedDict, deque
 from typing import Any
 
+from rpworker import codec
 from rpworker.types import Job, ResultBody
+
+log = logging.getLogger("rpworker")
 
 IN_QUEUE = "IN_QUEUE"
 IN_PROGRESS = "IN_PROGRESS"
@@ -30,6 +35,9 @@ TIMED_OUT = "TIMED_OUT"
 FINAL = frozenset({COMPLETED, FAILED, CANCELLED, TIMED_OUT})
 
 _NOTHING = object()
+
+EVICTED_IDS_KEPT = 10_000
+"""Ids of evicted jobs remembered to explain a late 404 (a few hundred kB at most)."""
 
 
 def _ms(seconds: float) -> int:
@@ -53,9 +61,10 @@ class JobRecord:
         self.task: asyncio.Task[None] | None = None
         self._progress: Any = _NOTHING
         self._buffer_size = buffer_size
-        self._chunks: deque[Any] | None = None
-        """Made by the first chunk: most jobs never stream."""
-        self._reader_attached = False
+        self._chunks: deque[tuple[Any, int]] | None = None
+        """Unread chunks with their JSON sizes; made by the first chunk: most jobs never stream."""
+        self.chunk_bytes = 0
+        self.dropped = 0
         self._condition: asyncio.Condition | None = None
 
     @property
@@ -74,20 +83,27 @@ class JobRecord:
         self.started = time.monotonic()
 
     def set_progress(self, progress: Any) -> None:
-        if not self.final:
-            self._progress = progress
+        if self.final:
+            return
+        try:
+            codec.dumps(progress)
+        except codec.NotJSON as exc:
+            log.warning("job %s: progress update dropped: %s", self.id, exc)
+            return
+        self._progress = progress
 
-    async def put_chunk(self, chunk: Any) -> None:
+    async def put_chunk(self, chunk: Any, size: int) -> None:
         async with self._changed:
             chunks = self._chunks
             if chunks is None:
                 chunks = self._chunks = deque()
             if len(chunks) >= self._buffer_size:
-                if self._reader_attached:
-                    await self._changed.wait_for(lambda: len(chunks) < self._buffer_size)
-                else:
-                    chunks.popleft()
-            chunks.append(chunk)
+                self.chunk_bytes -= chunks.popleft()[1]
+                if not self.dropped:
+                    log.debug("job %s: stream buffer full, dropping the oldest chunks", self.id)
+                self.dropped += 1
+            chunks.append((chunk, size))
+            self.chunk_bytes += size
             self._changed.notify_all()
 
     async def take_chunks(self, wait_s: float) -> tuple[str, list[Any]]:
@@ -97,17 +113,16 @@ class JobRecord:
         Both are read under one lock, so a final status with an empty list
         really means the stream is over.
         """
-        self._reader_attached = True
         async with self._changed:
             if not self._chunks and not self.final:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(
                         self._changed.wait_for(lambda: bool(self._chunks) or self.final), wait_s
                     )
-            taken = list(self._chunks or ())
+            taken = [chunk for chunk, _ in self._chunks or ()]
             if self._chunks:
                 self._chunks.clear()
-            self._changed.notify_all()
+                self.chunk_bytes = 0
             return self.status, taken
 
     async def finish(self, status: str, result: ResultBody | None) -> None:
@@ -147,11 +162,23 @@ class JobRecord:
 class JobStore:
     """Every job the local API knows, with counters for ``/health``."""
 
-    def __init__(self, *, buffer_size: int, retention_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        buffer_size: int,
+        retention_s: float,
+        max_finished: int = 5000,
+        max_bytes: int = 100_000_000,
+    ) -> None:
         self.buffer_size = buffer_size
         self.retention_s = retention_s
+        self.max_finished = max_finished
+        self.max_bytes = max_bytes
         self._records: dict[str, JobRecord] = {}
-        self._finished: OrderedDict[str, float] = OrderedDict()
+        self._finished: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        """Finished job ids, oldest first, with when they ended and the bytes they hold."""
+        self._finished_bytes = 0
+        self._evicted: OrderedDict[str, str] = OrderedDict()
         self.completed = 0
         self.failed = 0
 
@@ -176,23 +203,49 @@ class JobStore:
         self.evict_expired()
         return self._records.get(job_id)
 
-    async def finish(self, record: JobRecord, status: str, result: ResultBody | None) -> None:
-        """End a job, count it and schedule its eviction."""
+    def missing(self, job_id: str) -> str:
+        """Why there is no record for ``job_id``: evicted by which limit, or unknown."""
+        reason = self._evicted.get(job_id)
+        if reason is None:
+            return f"no job {job_id!r} (unknown, or finished and evicted long ago)"
+        return f"no job {job_id!r} any more: finished and evicted, {reason}"
+
+    async def finish(
+        self, record: JobRecord, status: str, result: ResultBody | None, size: int
+    ) -> None:
+        """End a job, count it and keep it within the limits on finished jobs."""
         await record.finish(status, result)
         if status == COMPLETED:
             self.completed += 1
         elif status in (FAILED, TIMED_OUT):
             self.failed += 1
-        self._finished[record.id] = time.monotonic()
+        size += record.chunk_bytes
+        self._finished[record.id] = (record.finished or time.monotonic(), size)
+        self._finished_bytes += size
+        while len(self._finished) > self.max_finished:
+            self._evict_oldest(
+                f"over the {self.max_finished} finished jobs kept (RPWORKER_MAX_FINISHED_JOBS)"
+            )
+        while self._finished_bytes > self.max_bytes and len(self._finished) > 1:
+            self._evict_oldest(
+                f"over the {self.max_bytes} bytes of results kept (RPWORKER_MAX_FINISHED_BYTES)"
+            )
+
+    def _evict_oldest(self, reason: str) -> None:
+        job_id, (_, size) = self._finished.popitem(last=False)
+        self._finished_bytes -= size
+        self._records.pop(job_id, None)
+        self._evicted[job_id] = reason
+        if len(self._evicted) > EVICTED_IDS_KEPT:
+            self._evicted.popitem(last=False)
 
     def evict_expired(self) -> None:
         cutoff = time.monotonic() - self.retention_s
         while self._finished:
-            job_id, finished = next(iter(self._finished.items()))
+            finished, _ = next(iter(self._finished.values()))
             if finished > cutoff:
                 break
-            del self._finished[job_id]
-            self._records.pop(job_id, None)
+            self._evict_oldest(f"{self.retention_s:g} s after it ended (RPWORKER_JOB_RETENTION_S)")
 
     def records(self) -> list[JobRecord]:
         self.evict_expired()

@@ -13,10 +13,12 @@ import difflib
 import json
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
-from rpworker import progress, results
+from rpworker import codec, progress, results
+from rpworker.concurrency import ElasticExecutor
 from rpworker.flags import Flags
 from rpworker.jobs import run_job
 from rpworker.types import Config, Job, ResultBody
@@ -32,10 +34,18 @@ class TestInputError(ValueError):
     """The test job or expected output cannot be used; exit status 2."""
 
 
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived while the job ran; the exit status is 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
 def _parse(text: str, source: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return codec.loads(text)
+    except codec.NotJSON as exc:
         raise TestInputError(f"{source} is not valid JSON ({exc})") from None
 
 
@@ -59,20 +69,57 @@ def load_job(test_input: str | None) -> Job:
 
 
 def _emit(line: dict[str, Any]) -> None:
-    print(json.dumps(line, default=repr), flush=True)
+    """One JSON line on stdout; a value that is not JSON raises (a chunk then fails its job)."""
+    print(codec.dumps(line).decode(), flush=True)
+
+
+def _emit_progress(value: Any) -> None:
+    try:
+        _emit({"progress": value})
+    except codec.NotJSON as exc:
+        log.warning("progress update dropped: %s", exc)
 
 
 async def _execute(config: Config, job: Job) -> ResultBody:
     async def on_chunk(chunk: Any) -> None:
         _emit({"chunk": chunk})
 
-    with progress.listening(str(job["id"]), lambda value: _emit({"progress": value})):
-        return await run_job(
-            config["handler"],
-            job,
-            aggregate=bool(config.get("return_aggregate_stream")),
-            on_chunk=on_chunk,
-        )
+    # Daemon threads: a sync handler still blocked after Ctrl-C never holds up the exit.
+    executor = ElasticExecutor()
+    try:
+        with progress.listening(str(job["id"]), _emit_progress):
+            return await run_job(
+                config["handler"],
+                job,
+                aggregate=bool(config.get("return_aggregate_stream")),
+                executor=executor,
+                on_chunk=on_chunk,
+            )
+    finally:
+        executor.shutdown(wait=False)
+
+
+async def _execute_until_signal(config: Config, job: Job) -> ResultBody:
+    """The job's result; the first SIGINT or SIGTERM cancels it and raises :class:`Interrupted`."""
+    loop = asyncio.get_running_loop()
+    work = asyncio.ensure_future(_execute(config, job))
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        work.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if received:
+            raise Interrupted(received[0]) from None
+        raise
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 def output_diff(expected: Any, actual: Any) -> str:
@@ -98,7 +145,7 @@ def _report_error(job: Job, error: str) -> None:
 
 
 def run(config: Config, flags: Flags) -> int:
-    """Run the test job: exit 0 (success), 1 (failure, mismatch), 2 (bad input), 130 (Ctrl-C)."""
+    """Run the test job: exit 0 (success), 1 (failure, mismatch), 2 (bad input), 128 + signal."""
     try:
         job = load_job(flags.test_input)
         expected = None if flags.test_output is None else _parse(flags.test_output, "--test_output")
@@ -107,11 +154,12 @@ def run(config: Config, flags: Flags) -> int:
         return 2
     log.info("running test job %s", job["id"])
     try:
-        body = asyncio.run(_execute(config, job))
-    except KeyboardInterrupt:
-        print(f"rpworker: job {job['id']} interrupted", file=sys.stderr)
-        return 130
-    _emit(body)
+        body = asyncio.run(_execute_until_signal(config, job))
+    except Interrupted as stop:
+        print(f"rpworker: job {job['id']} interrupted by {stop}", file=sys.stderr)
+        return 128 + stop.signum
+    body, data = results.encode(body)
+    print(data.decode(), flush=True)
     if results.is_failure(body):
         _report_error(job, body["error"])
         return 1

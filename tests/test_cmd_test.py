@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 
 from builder import engine, output
-from builder.commands.cmd_test import _TestModeReader, read_input
+from builder.dev.image_run import _TestModeReader, read_input
+from builder.errors import InputError, Source
 from tests.fixtures.docker_engine import CA_BUNDLE, STAND_IN, STAND_IN_PYTHON
 
 RPBUILD = str(Path(sys.executable).with_name("rpbuild"))
@@ -139,9 +139,9 @@ def test_api_mode_needs_a_job(tmp_path: Path) -> None:
 def test_bad_job_files_name_the_option(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "job.json"
     path.write_text(content)
-    with pytest.raises(click.BadParameter) as caught:
+    with pytest.raises(InputError) as caught:
         read_input(path)
-    assert message in caught.value.message and caught.value.param_hint == ["--input"]
+    assert message in caught.value.message and caught.value.where == Source("--input")
 
 
 def test_test_mode_lines_are_sorted_into_chunks_result_and_logs() -> None:

@@ -67,9 +67,9 @@ def test_a_custom_base_takes_python_from_its_own_distro() -> None:
 
 def test_torch_without_a_wheel_for_the_cuda_names_both_ways_out() -> None:
     error = refusal(cuda="12.8", torch="2.1.2")
-    assert error.option == "--cuda"
+    assert str(error.where) == "--cuda"
     assert error.format_message() == (
-        "Invalid value for '--cuda': 12.8: torch 2.1.2 has no wheel for CUDA 12.8 (cu128); "
+        "12.8: torch 2.1.2 has no wheel for CUDA 12.8 (cu128); "
         "its CUDA 12 wheels are cu121; choose --torch 2.7.0 or newer, or --cuda 12.1"
     )
 
@@ -77,24 +77,24 @@ def test_torch_without_a_wheel_for_the_cuda_names_both_ways_out() -> None:
 def test_torch_too_new_for_an_older_cuda_names_its_wheels() -> None:
     error = refusal(cuda="12.1", torch="2.9.1")
     assert "no wheel for CUDA 12.1 (cu121); its CUDA 12 wheels are cu126, cu128" in str(error)
-    assert error.choices == ["--torch 2.5.1", "--cuda 12.6"]
+    assert error.fixes == ["--torch 2.5.1", "--cuda 12.6"]
 
 
 def test_an_unknown_cuda_names_the_nearest_releases() -> None:
     error = refusal(cuda="12.2")
-    assert error.choices == ["--cuda 12.1", "--cuda 12.4"]
+    assert error.fixes == ["--cuda 12.1", "--cuda 12.4"]
 
 
 def test_an_ubuntu_without_that_cuda_image_is_refused() -> None:
     error = refusal(cuda="12.1", ubuntu="24.04")
-    assert error.option == "--ubuntu"
-    assert error.choices == ["--ubuntu 22.04", "--ubuntu 20.04"]
+    assert str(error.where) == "--ubuntu"
+    assert error.fixes == ["--ubuntu 22.04", "--ubuntu 20.04"]
 
 
 def test_a_python_the_torch_release_lacks_is_refused() -> None:
     error = refusal(cuda="12.4", torch="2.5.1", python="3.13")
     assert "torch 2.5.1" in str(error)
-    assert error.choices == ["--python 3.11", "--python 3.12"]
+    assert error.fixes == ["--python 3.11", "--python 3.12"]
 
 
 def test_a_python_older_than_the_runtime_needs_is_refused() -> None:
@@ -105,12 +105,12 @@ def test_a_python_older_than_the_runtime_needs_is_refused() -> None:
 def test_a_python_neither_the_distro_nor_deadsnakes_has_names_the_ubuntu() -> None:
     error = refusal(cuda="12.1", ubuntu="20.04", python="3.13")
     assert "not available for Ubuntu 20.04 (distro or deadsnakes)" in str(error)
-    assert error.choices == ["--python 3.11", "--python 3.12"]
+    assert error.fixes == ["--python 3.11", "--python 3.12"]
 
 
 def test_an_unknown_torch_release_is_refused() -> None:
     error = refusal(cuda="12.1", torch="1.13")
-    assert error.option == "--torch"
+    assert str(error.where) == "--torch"
 
 
 def test_every_cuda_ubuntu_row_resolves() -> None:
@@ -148,4 +148,4 @@ def test_malformed_data_is_refused_naming_the_field(edit: Any, message: str) -> 
 
 def test_a_torch_that_dropped_an_index_points_back_to_the_last_release_with_it() -> None:
     error = refusal(cuda="11.8", torch="2.8.0")
-    assert error.choices == ["--torch 2.7.1", "--cuda 12.6"]
+    assert error.fixes == ["--torch 2.7.1", "--cuda 12.6"]

@@ -17,8 +17,10 @@ def write(tmp_path: Path, text: str) -> Path:
     return tmp_path
 
 
-def problems(tmp_path: Path, text: str, known_cuda: tuple[str, ...] = ()) -> config.ConfigError:
-    with pytest.raises(config.ConfigError) as caught:
+def problems(
+    tmp_path: Path, text: str, known_cuda: tuple[str, ...] = ()
+) -> config.ProjectConfigError:
+    with pytest.raises(config.ProjectConfigError) as caught:
         config.load(write(tmp_path, text), known_cuda)
     return caught.value
 
@@ -72,7 +74,7 @@ gpu:
 def test_nulls_and_empty_file_keep_defaults(tmp_path: Path) -> None:
     loaded = config.load(write(tmp_path, "torch: null\ngpu:\n  min_gpus: null\n"))
     assert loaded is not None
-    assert loaded.torch is None and loaded.min_gpus is None and loaded.handler == "handler.py"
+    assert loaded.torch is None and loaded.min_gpus is None and loaded.handler is None
     assert config.load(write(tmp_path, "")) == config.ProjectConfig(path=tmp_path / "rpbuild.yaml")
 
 

@@ -19,6 +19,10 @@ from builder.build.spec import GpuRequirements, ImageOptions
 HADOLINT = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
 
 
+def plan(options: ImageOptions) -> image.Plan:
+    return image.plan(options, compat.resolve(options))
+
+
 def _rows() -> list[ImageOptions]:
     """Each CUDA x Ubuntu row, with torch where the data has a wheel for it."""
     data = compat.load()
@@ -45,7 +49,7 @@ def hadolint(text: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("options", _rows(), ids=lambda o: f"cuda{o.cuda}-ubuntu{o.ubuntu}")
 def test_base_images_pass_hadolint(options: ImageOptions) -> None:
-    result = hadolint(image.plan(options).base.dockerfile)
+    result = hadolint(plan(options).base.dockerfile)
     assert result.returncode == 0, result.stdout
 
 
@@ -61,7 +65,7 @@ def test_an_app_with_every_option_passes_hadolint(tmp_path: Path) -> None:
         secrets=("id=pip_conf,src=x",),
         gpu=GpuRequirements(1, 1, "8.0"),
     )
-    for step in image.plan(options).steps:
+    for step in plan(options).steps:
         result = hadolint(step.dockerfile)
         assert result.returncode == 0, result.stdout
 

@@ -21,7 +21,8 @@ def test_torch_images_start_from_the_base_flavor_without_cudnn() -> None:
 
 
 def test_torch_images_keep_only_the_driver_on_ld_library_path() -> None:
-    text = image.plan(ImageOptions(cuda="12.1", torch="2.3.1")).base.dockerfile
+    options = ImageOptions(cuda="12.1", torch="2.3.1")
+    text = image.plan(options, compat.resolve(options)).base.dockerfile
     assert "ENV LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64\n" in text
     assert text.index("LD_LIBRARY_PATH") < text.index("torch==")
 

@@ -7,7 +7,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import click
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -15,6 +14,7 @@ from click.testing import CliRunner
 from builder.build.bake import BAKE_FILE, write_bake
 from builder.build.matrix import MatrixError, load_matrix, parse_filters, select
 from builder.commands.cli import main
+from builder.errors import InputError
 from builder.registry.lock import LockFile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,9 +77,9 @@ def test_filters() -> None:
     assert [r.name for r in select(matrix, parse_filters(["torch=none"]))] == [
         "cuda128-py312-notorch"
     ]
-    with pytest.raises(click.BadParameter, match="KEY one of name, cuda"):
+    with pytest.raises(InputError, match="KEY one of name, cuda"):
         parse_filters(["gpu=a100"])
-    with pytest.raises(click.BadParameter, match=r"no row .* matches cuda=9.0; rows: cuda118"):
+    with pytest.raises(InputError, match=r"no row .* matches cuda=9.0; rows: cuda118"):
         select(matrix, parse_filters(["cuda=9.0"]))
 
 

@@ -7,9 +7,7 @@ import json
 import os
 import pty
 
-import click
 import pytest
-from click.testing import CliRunner
 
 from builder import output
 from builder.output import Mode, Output, Verbosity
@@ -120,35 +118,6 @@ def test_verbose_shows_details() -> None:
     assert err.getvalue() == "" and verbose_err.getvalue() == "docker buildx build ...\n"
 
 
-@click.group()
-@output.verbosity_options
-def group() -> None:
-    pass
-
-
-@group.command()
-@output.json_option
-def show(json_output: bool) -> None:
-    shown = output.for_command(json_output)
-    shown.info("info")
-    shown.detail("detail")
-    shown.result({"mode": shown.mode.value, "verbosity": shown.verbosity.name})
-
-
-def test_group_flags_reach_the_command() -> None:
-    def run(*args: str) -> dict[str, str]:
-        result = CliRunner().invoke(group, [*args, "show", "--json"])
-        assert result.exit_code == 0, result.output
-        return dict(json.loads(result.stdout))
-
-    assert run() == {"mode": "json", "verbosity": "NORMAL"}
-    assert run("--quiet") == {"mode": "json", "verbosity": "QUIET"}
-    assert run("-v") == {"mode": "json", "verbosity": "VERBOSE"}
-    plain = CliRunner().invoke(group, ["-v", "show"])
-    assert plain.stderr == "info\ndetail\n"
-    assert json.loads(plain.stdout) == {"mode": "plain", "verbosity": "VERBOSE"}
-
-
 BUILDKIT_LINES = """\
 rpbuild: building the app image w:1 (buildx)
 #0 building with "default" instance using docker driver
@@ -233,14 +202,13 @@ def test_push_progress_live_shows_bytes() -> None:
     assert text.endswith("layer aa11: pushed\n")
 
 
-def test_push_display_is_for_people_only(capsys: pytest.CaptureFixture[str]) -> None:
-    assert output.push_display(json_output=True) is None
-    show = output.push_display(json_output=False)
-    assert show is not None
-    for line in PUSH_LINES:
-        show(line)
-    captured = capsys.readouterr()
-    assert captured.out == "" and "layer aa11: pushed" in captured.err.splitlines()
+def test_push_display_is_for_people_only() -> None:
+    for mode, shown_lines in ((Mode.JSON, False), (Mode.PLAIN, True)):
+        shown, out, err = make(mode)
+        for line in PUSH_LINES:
+            shown.pushed(line)
+        assert out.getvalue() == ""
+        assert ("layer aa11: pushed" in err.getvalue().splitlines()) is shown_lines
 
 
 def test_live_lines_are_cut_to_the_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:

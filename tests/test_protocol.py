@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bench.emulator import Emulator, Faults
+from rpworker.codec import NotJSON
+from rpworker.env import SettingError
 from rpworker.protocol import Platform, ResultTooLarge, backoff, fill, ping_url, with_query
-from rpworker.settings import Settings, SettingsError, load
+from rpworker.settings import Settings, load
 
 
 def test_query_parameters_are_appended_to_an_existing_query() -> None:
@@ -22,6 +24,7 @@ def test_placeholders() -> None:
     done = "http://h/job-done/$RUNPOD_POD_ID/$ID?gpu=x"
     assert fill(done, "w1", "j9") == "http://h/job-done/w1/j9?gpu=x"
     assert fill("http://h/job-take/$ID", "w1") == "http://h/job-take/w1"
+    assert fill(done, "w 1", "a/../x?y=") == "http://h/job-done/w%201/a%2F..%2Fx%3Fy%3D?gpu=x"
 
 
 def _settings(**env: str) -> Settings:
@@ -51,13 +54,15 @@ def test_settings_defaults_and_errors() -> None:
     assert settings.stream_url == settings.done_url
     assert load({"timeout": 5}, {**_env(), "RPWORKER_JOB_TIMEOUT": "9"}).job_timeout_s == 5
     assert _settings(RPWORKER_JOB_TIMEOUT="9").job_timeout_s == 9
-    with pytest.raises(SettingsError, match="RPWORKER_SHUTDOWN_GRACE='soon' is not a number"):
+    with pytest.raises(
+        SettingError, match="RPWORKER_SHUTDOWN_GRACE='soon' is invalid: use a number"
+    ):
         _settings(RPWORKER_SHUTDOWN_GRACE="soon")
-    with pytest.raises(SettingsError, match='config "timeout"'):
+    with pytest.raises(SettingError, match='config "timeout"'):
         load({"timeout": "5"}, _env())
-    with pytest.raises(SettingsError, match="RUNPOD_WEBHOOK_POST_OUTPUT is not set"):
+    with pytest.raises(SettingError, match="RUNPOD_WEBHOOK_POST_OUTPUT is not set"):
         load({}, {"RUNPOD_WEBHOOK_GET_JOB": "http://h/job-take/$ID"})
-    with pytest.raises(SettingsError, match="RUNPOD_WEBHOOK_PING='h/ping' is not an http"):
+    with pytest.raises(SettingError, match="RUNPOD_WEBHOOK_PING='h/ping' is invalid: use an http"):
         _settings(RUNPOD_WEBHOOK_PING="h/ping")
 
 
@@ -117,7 +122,7 @@ async def test_a_refused_post_is_not_retried(emulator: Emulator, platform: Platf
 async def test_encode_refuses_oversized_and_non_json(platform: Platform) -> None:
     with pytest.raises(ResultTooLarge, match="RPWORKER_MAX_RESULT_BYTES"):
         platform.encode({"output": "x" * 20_000_001})
-    with pytest.raises(TypeError, match="not JSON-serialisable"):
+    with pytest.raises(NotJSON, match="object is not JSON serializable"):
         platform.encode({"output": object()})
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import click
 import pytest
 
+from builder.errors import InputError
 from builder.registry.reference import parse_ref
 
 DIGEST = "sha256:" + "c" * 64
@@ -50,5 +50,5 @@ def test_docker_hub_api_host_and_reference() -> None:
 
 @pytest.mark.parametrize("text", ["Upper/Case:1", "a:bad tag", "a@md5:00", "ghcr.io/"])
 def test_invalid_references_say_what_is_expected(text: str) -> None:
-    with pytest.raises(click.BadParameter):
+    with pytest.raises(InputError):
         parse_ref(text)

@@ -12,11 +12,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 
-from builder.build import image, render
+from builder.build import compat, image, render
 from builder.build.spec import GpuRequirements, ImageOptions
+from builder.errors import InputError
 
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hello"
@@ -42,6 +42,10 @@ ROWS: dict[str, dict[str, Any]] = {
 }
 
 
+def plan(options: ImageOptions) -> image.Plan:
+    return image.plan(options, compat.resolve(options))
+
+
 def check_golden(name: str, text: str) -> None:
     path = GOLDEN / f"{name}.Dockerfile"
     if os.environ.get("RPBUILD_UPDATE_GOLDEN") == "1":
@@ -52,9 +56,9 @@ def check_golden(name: str, text: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(ROWS))
 def test_base_images_render_as_their_golden_files(name: str) -> None:
-    plan = image.plan(ImageOptions(**ROWS[name]))
-    assert plan.app is None
-    check_golden(name, plan.base.dockerfile)
+    built = plan(ImageOptions(**ROWS[name]))
+    assert built.app is None
+    check_golden(name, built.base.dockerfile)
 
 
 @pytest.fixture
@@ -71,25 +75,25 @@ def test_an_app_renders_its_base_and_app_as_golden_files(hello: Path) -> None:
         secrets=("id=pip_conf,src=pip.conf",),
         gpu=GpuRequirements(min_gpus=2),
     )
-    plan = image.plan(options)
-    assert plan.app is not None
-    assert plan.app.dockerfile.startswith(f"FROM {plan.base.tags[0]}\n")
-    check_golden("app-hello-base", plan.base.dockerfile)
-    check_golden("app-hello", plan.app.dockerfile)
+    built = plan(options)
+    assert built.app is not None
+    assert built.app.dockerfile.startswith(f"FROM {built.base.tags[0]}\n")
+    check_golden("app-hello-base", built.base.dockerfile)
+    check_golden("app-hello", built.app.dockerfile)
 
 
 def test_rendering_is_byte_identical_for_the_same_inputs(hello: Path) -> None:
     options = ImageOptions(directory=hello, cuda="12.6", torch="2.6.0")
-    first, second = image.plan(options), image.plan(options)
+    first, second = plan(options), plan(options)
     assert [s.dockerfile for s in first.steps] == [s.dockerfile for s in second.steps]
 
 
 def test_the_layer_order_puts_torch_before_the_runtime_and_code_last(hello: Path) -> None:
-    plan = image.plan(ImageOptions(directory=hello, cuda="12.1", torch="2.3.1"))
-    base = plan.base.dockerfile
+    built = plan(ImageOptions(directory=hello, cuda="12.1", torch="2.3.1"))
+    base = built.base.dockerfile
     assert base.index("torch==2.3.1+cu121") < base.index("rpbuild-runtime/requirements.txt")
-    assert plan.app is not None
-    app = plan.app.dockerfile
+    assert built.app is not None
+    app = built.app.dockerfile
     assert app.index("pip install -r /app/requirements.txt") < app.index("COPY app/ /app/")
     assert app.rstrip().endswith('ENTRYPOINT ["rpworker", "/app/handler.py"]')
     assert "CMD" not in app
@@ -101,7 +105,7 @@ def test_a_user_template_extends_ours_and_overrides_a_block(tmp_path: Path) -> N
         '{% extends "base.Dockerfile.j2" %}\n'
         '{% block entrypoint %}\nENTRYPOINT ["rpworker", "/srv/main.py"]\n{% endblock %}\n'
     )
-    text = image.plan(ImageOptions(cuda="12.1", template=template)).base.dockerfile
+    text = plan(ImageOptions(cuda="12.1", template=template)).base.dockerfile
     assert text.endswith('ENTRYPOINT ["rpworker", "/srv/main.py"]\n')
     assert "RPBUILD_CUDA_VERSION=12.1.1" in text
 
@@ -109,8 +113,8 @@ def test_a_user_template_extends_ours_and_overrides_a_block(tmp_path: Path) -> N
 def test_a_user_template_with_an_undefined_variable_is_an_input_error(tmp_path: Path) -> None:
     template = tmp_path / "broken.Dockerfile.j2"
     template.write_text("FROM {{ no_such_variable }}\n")
-    with pytest.raises(click.BadParameter, match="no_such_variable"):
-        image.plan(ImageOptions(cuda="12.1", template=template))
+    with pytest.raises(InputError, match="no_such_variable"):
+        plan(ImageOptions(cuda="12.1", template=template))
 
 
 def test_every_template_variable_is_required() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import signal
 
-from bench.emulator import Emulator
+import pytest
+
+from bench.emulator import Emulator, Faults
 from tests.fixtures.platform import StartWorker
 
 SLEEPERS = """
@@ -70,3 +72,25 @@ async def test_second_signal_ends_the_grace_period(
     worker.signal(signal.SIGINT)
     assert await worker.wait(timeout=30) == 0
     assert "grace period" in emulator.results[job_id]["error"]
+
+
+@pytest.mark.parametrize(
+    ("grace", "runs_s", "signals"),
+    [("1", 60, 1), ("60", 0, 2)],
+    ids=["grace-expires", "second-signal"],
+)
+async def test_shutdown_is_bounded_while_result_posts_hang(
+    emulator: Emulator, start_worker: StartWorker, grace: str, runs_s: int, signals: int
+) -> None:
+    """Row 5: retries stop at the deadline (the grace's, or a second signal's), and what
+    was not posted is logged by job id."""
+    emulator.faults = {"done": Faults(slow_rate=1.0, slow_s=600)}
+    (job_id,) = await emulator.submit(runs_s)
+    worker = await start_worker(SLEEPERS, RUNPOD_PING_INTERVAL="100", RPWORKER_SHUTDOWN_GRACE=grace)
+    await _all_taken(emulator)
+    worker.signal(signal.SIGTERM)
+    if signals == 2:
+        await emulator.wait_for(lambda: "finishing running jobs" in worker.output)
+        worker.signal(signal.SIGTERM)
+    assert await worker.wait(timeout=30) == 0
+    assert f"job {job_id}: result not posted" in worker.output

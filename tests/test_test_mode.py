@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fixtures.worker_process import json_lines, run_rpworker, write_handler
+from tests.fixtures.worker_process import RPWORKER, json_lines, run_rpworker, write_handler
 
 KINDS: dict[str, tuple[str, list[Any], dict[str, Any]]] = {
     "plain": (
@@ -193,3 +195,77 @@ def test_progress_updates_come_before_the_result(tmp_path: Path) -> None:
         {"progress": {"step": 2}},
         {"output": "done"},
     ]
+
+
+@pytest.mark.parametrize(
+    ("returned", "problem"),
+    [("{1, 2, 3}", "set is not JSON"), ("float('nan')", "NaN"), ("deep()", "nested too deeply")],
+)
+def test_output_that_is_not_json_fails_as_in_the_other_modes(
+    tmp_path: Path, returned: str, problem: str
+) -> None:
+    """Row 10: the verdict of the local API and production, not a repr printed as output."""
+    source = f"""
+    def deep():
+        value = []
+        for _ in range(5000):
+            value = [value]
+        return value
+    def handler(job):
+        return {returned}
+    """
+    done = run_rpworker(
+        str(write_handler(tmp_path, source)), "--test_input", '{"input": 0}', cwd=tmp_path
+    )
+    assert done.returncode == 1, done.stderr
+    (last,) = [json.loads(line, parse_constant=_refuse) for line in done.stdout.splitlines()]
+    assert problem in last["error"]
+
+
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")
+
+
+@pytest.mark.parametrize("raised", ["KeyboardInterrupt", "SystemExit(3)", "GeneratorExit"])
+def test_a_handler_raising_an_exit_fails_its_job(tmp_path: Path, raised: str) -> None:
+    """Row 1 in test mode: a structured error and status 1, not an interrupted run."""
+    source = f"def handler(job):\n    raise {raised}\n"
+    done = run_rpworker(
+        str(write_handler(tmp_path, source)), "--test_input", '{"input": 0}', cwd=tmp_path
+    )
+    assert done.returncode == 1, done.stderr
+    details = json.loads(json_lines(done.stdout)[-1]["error"])
+    assert raised.split("(")[0] in details["error_type"]
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_one_signal_stops_a_blocked_sync_handler(tmp_path: Path, signum: int, status: int) -> None:
+    """Row 12: the first Ctrl-C (or SIGTERM) ends the run with a message, no traceback."""
+    source = """
+    import sys, time
+    def handler(job):
+        print("handler started", file=sys.stderr, flush=True)
+        time.sleep(60)
+    """
+    handler = write_handler(tmp_path, source)
+    process = subprocess.Popen(
+        [RPWORKER, str(handler), "--test_input", '{"input": 0}'],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "handler started" in line:
+                break
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == status
+    assert "Traceback" not in err
+    assert "interrupted" in err
+    assert out == ""

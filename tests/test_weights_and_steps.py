@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from builder.build import config, image, weights
+from builder.build import compat, config, image, weights
 from builder.build.spec import ImageOptions, RunStep, WeightsSource
 from builder.commands.cli import main
 from tests.test_hadolint import hadolint
@@ -26,7 +26,7 @@ def hello(tmp_path: Path) -> Path:
 
 def _issues(tmp_path: Path, text: str) -> list[str]:
     (tmp_path / config.FILE_NAME).write_text(text)
-    with pytest.raises(config.ConfigError) as caught:
+    with pytest.raises(config.ProjectConfigError) as caught:
         config.load(tmp_path)
     return [f"{issue.key}: {issue.message}" for issue in caught.value.issues]
 
@@ -110,7 +110,8 @@ def test_a_bad_run_step_is_named(tmp_path: Path, steps: str, problem: str) -> No
 
 
 def _app(hello: Path, **options: object) -> str:
-    plan = image.plan(ImageOptions(directory=hello, cuda="12.1", **options))  # type: ignore[arg-type]
+    chosen = ImageOptions(directory=hello, cuda="12.1", **options)  # type: ignore[arg-type]
+    plan = image.plan(chosen, compat.resolve(chosen))
     assert plan.app is not None
     return plan.app.dockerfile
 
@@ -192,7 +193,8 @@ def test_runtime_entries_go_to_the_manifest_not_to_a_layer(hello: Path) -> None:
         WeightsSource("/m/a.bin", url="https://x/a", sha256=DIGEST),
         WeightsSource("/runpod-volume/m", hf="org/m", at="runtime"),
     )
-    plan = image.plan(ImageOptions(directory=hello, cuda="12.1", weights=sources))
+    chosen = ImageOptions(directory=hello, cuda="12.1", weights=sources)
+    plan = image.plan(chosen, compat.resolve(chosen))
     assert plan.app is not None
     assert plan.app.dockerfile.count("python -m rpworker.weights") == 1
     assert "COPY rpbuild-weights.json /etc/rpworker/weights.json\n" in plan.app.dockerfile

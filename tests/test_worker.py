@@ -8,6 +8,7 @@ import signal
 
 from bench.emulator import Emulator, Faults
 from tests.fixtures.platform import StartWorker
+from tests.fixtures.worker_process import EXITING_HANDLER
 
 ECHO = """
 def handler(job):
@@ -273,4 +274,100 @@ async def test_seed_style_handler_file_under_the_launcher(
 async def test_a_bad_setting_stops_the_worker_at_start(start_worker: StartWorker) -> None:
     worker = await start_worker(ECHO, RPWORKER_SHUTDOWN_GRACE="soon")
     assert await worker.wait() == 2
-    assert "RPWORKER_SHUTDOWN_GRACE='soon' is not a number" in worker.output
+    assert "RPWORKER_SHUTDOWN_GRACE='soon' is invalid: use a number" in worker.output
+
+
+async def test_a_handler_that_exits_fails_only_its_job(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    """Row 2: each exit fails its own job; the slow one next to it is posted; takes go on."""
+    hows = ("slow", "interrupt", "exit", "async_exit", "later")
+    ids = await emulator.submit(*({"how": how} for how in hows))
+    worker = await start_worker(
+        EXITING_HANDLER + "CONFIG = {'concurrency_modifier': lambda current: 2}\n"
+    )
+    await emulator.wait_results(5)
+    worker.signal()
+    assert await worker.wait() == 0
+    assert emulator.results[ids[0]] == {"output": "survived"}
+    assert emulator.results[ids[4]] == {"output": "later"}
+    kinds = [json.loads(emulator.results[i]["error"])["error_type"] for i in ids[1:4]]
+    assert [
+        "KeyboardInterrupt" in kinds[0],
+        "SystemExit" in kinds[1],
+        "SystemExit" in kinds[2],
+    ] == [
+        True,
+        True,
+        True,
+    ]
+
+
+async def test_a_garbled_job_stop_answer_is_logged_once_and_skipped(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    """Row 3: ``{"jobsToStop": 5}`` neither crashes the worker nor floods the log."""
+    emulator.stop_answer = {"jobsToStop": 5}
+    ids = await emulator.submit(1.0, 0.0)
+    worker = await start_worker(
+        "import time\ndef handler(job):\n    time.sleep(job['input'])\n    return job['input']\n"
+    )
+    await emulator.wait_results(2)
+    worker.signal()
+    assert await worker.wait() == 0
+    assert [emulator.results[i] for i in ids] == [{"output": 1.0}, {"output": 0.0}]
+    assert worker.output.count("job-stop answer") == 1
+    assert "worker loop failed" not in worker.output
+
+
+async def test_results_that_are_not_json_fail_their_jobs(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    """Rows 4 and 10: too deep, a set, NaN: each job fails with the problem named."""
+    ids = await emulator.submit("deep", "set", "nan", "fine")
+    worker = await start_worker(
+        """
+        def handler(job):
+            kind = job["input"]
+            if kind == "deep":
+                value = []
+                for _ in range(5000):
+                    value = [value]
+                return value
+            return {"set": {1, 2}, "nan": float("nan")}.get(kind, kind)
+        """
+    )
+    await emulator.wait_results(4)
+    worker.signal()
+    assert await worker.wait() == 0
+    assert "nested too deeply" in emulator.results[ids[0]]["error"]
+    assert "set is not JSON" in emulator.results[ids[1]]["error"]
+    assert "NaN" in emulator.results[ids[2]]["error"]
+    assert emulator.results[ids[3]] == {"output": "fine"}
+    assert "never retrieved" not in worker.output
+
+
+async def test_job_ids_are_checked_and_encoded(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    """Row 9: odd ids post to their own job's URL; unusable ids are logged, not run."""
+    odd = "a/../../job-take/x?y="
+    emulator.queue.extend(
+        [
+            {"id": odd, "input": "odd"},
+            {"id": None, "input": "null"},
+            {"input": "no id"},
+            {"id": "fine", "input": "fine"},
+        ]
+    )
+    worker = await start_worker(ECHO)
+    await emulator.wait_results(2)
+    await emulator.wait_for(lambda: not emulator.queue)
+    worker.signal()
+    assert await worker.wait() == 0
+    assert emulator.results == {
+        odd: {"output": {"echo": "odd"}},
+        "fine": {"output": {"echo": "fine"}},
+    }
+    assert "None" not in emulator.results
+    assert worker.output.count("job without a usable id") == 2

@@ -77,7 +77,7 @@ def write_bake(
     out.mkdir(parents=True, exist_ok=True)
     wheel = runtime_wheel.locate()
     for row in rows:
-        plan = image.plan(replace(row.options, directory=out), _pinned(row, lock).from_ref)
+        plan = image.plan(replace(row.options, directory=out), _pinned(row, lock))
         context = out / row.name
         shutil.rmtree(context, ignore_errors=True)
         context.mkdir()

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from builder.build.spec import BaseSpec, CudaRelease, ImageOptions, TorchWheel, index_cuda
-from builder.errors import DataError, IncompatibleChoiceError
+from builder.errors import Choice, DataError, IncompatibleChoiceError
 
 CUDA_IMAGE = "nvidia/cuda"
 DEFAULT_FLAVOR = "runtime"
@@ -165,8 +165,8 @@ def _nearest(value: str, choices: list[str], count: int = 2) -> list[str]:
     return sorted(ranked[:count], key=version_key)
 
 
-def _flag(option: str, values: list[str]) -> list[str]:
-    return [f"{option} {value}" for value in values]
+def _choices(field: str, values: list[str]) -> list[Choice]:
+    return [Choice(field, value) for value in values]
 
 
 def is_release_of(version: str, wanted: str) -> bool:
@@ -182,10 +182,10 @@ def resolve_cuda(data: CompatData, wanted: str | None) -> CudaRelease:
     if not matches:
         versions = sorted({c.major_minor for c in data.cuda}, key=version_key)
         raise IncompatibleChoiceError(
-            "--cuda",
+            "cuda",
             wanted,
             "no such CUDA release in rpbuild's data",
-            _flag("--cuda", _nearest(wanted, versions)),
+            _choices("cuda", _nearest(wanted, versions)),
         )
     return matches[-1]
 
@@ -195,10 +195,10 @@ def _resolve_ubuntu(cuda: CudaRelease, wanted: str | None) -> str:
         return cuda.ubuntu[-1]
     if wanted not in cuda.ubuntu:
         raise IncompatibleChoiceError(
-            "--ubuntu",
+            "ubuntu",
             wanted,
             f"CUDA {cuda.version} has no {CUDA_IMAGE} image for it",
-            _flag("--ubuntu", list(reversed(cuda.ubuntu))),
+            _choices("ubuntu", list(reversed(cuda.ubuntu))),
         )
     return wanted
 
@@ -207,10 +207,10 @@ def _resolve_flavor(cuda: CudaRelease, wanted: str | None) -> str:
     flavor = wanted or DEFAULT_FLAVOR
     if flavor not in (LEAN_FLAVOR, *cuda.flavors):
         raise IncompatibleChoiceError(
-            "--flavor",
+            "flavor",
             flavor,
             f"CUDA {cuda.version} has no such image flavor",
-            _flag("--flavor", [LEAN_FLAVOR, *cuda.flavors]),
+            _choices("flavor", [LEAN_FLAVOR, *cuda.flavors]),
         )
     return flavor
 
@@ -222,10 +222,10 @@ def _resolve_torch(data: CompatData, cuda: CudaRelease, wanted: str | None) -> T
     matches = [t for t in data.torch if is_release_of(t.version, wanted)]
     if not matches:
         raise IncompatibleChoiceError(
-            "--torch",
+            "torch",
             wanted,
             "no such torch release in rpbuild's data",
-            _flag("--torch", _nearest(wanted, [t.version for t in data.torch])),
+            _choices("torch", _nearest(wanted, [t.version for t in data.torch])),
         )
     release = matches[-1]
     if cuda.torch_index not in release.indexes:
@@ -240,15 +240,15 @@ def _torch_cuda_error(
     same_major = [i for i in release.indexes if index_cuda(i).split(".")[0] == major]
     has = f"; its CUDA {major} wheels are {', '.join(same_major)}" if same_major else ""
     reason = f"torch {release.version} has no wheel for CUDA {cuda.major_minor} ({index}){has}"
-    choices = []
+    choices: list[Choice] = []
     with_index = [t.version for t in data.torch if index in t.indexes]
     if with_index:
         later = [v for v in with_index if version_key(v) > version_key(release.version)]
         pick = later[0] if later else with_index[-1]
-        choices.append(f"--torch {pick} or newer" if later else f"--torch {pick}")
+        choices.append(Choice("torch", pick, " or newer" if later else ""))
     cudas = [c.major_minor for c in data.cuda if c.torch_index in release.indexes]
-    choices += _flag("--cuda", _nearest(cuda.major_minor, sorted(set(cudas), key=version_key), 1))
-    return IncompatibleChoiceError("--cuda", cuda.major_minor, reason, choices)
+    choices += _choices("cuda", _nearest(cuda.major_minor, sorted(set(cudas), key=version_key), 1))
+    return IncompatibleChoiceError("cuda", cuda.major_minor, reason, choices)
 
 
 def _resolve_python(
@@ -266,7 +266,7 @@ def _resolve_python(
     if wanted is None:
         if not allowed:
             raise IncompatibleChoiceError(
-                "--ubuntu", ubuntu.release, "no Python fits this Ubuntu and torch", []
+                "ubuntu", ubuntu.release, "no Python fits this Ubuntu and torch", []
             )
         wanted = ubuntu.default_python if ubuntu.default_python in allowed else allowed[-1]
     if wanted not in allowed:
@@ -278,10 +278,10 @@ def _resolve_python(
         else:
             what = f"Ubuntu {ubuntu.release} (distro or deadsnakes)"
         raise IncompatibleChoiceError(
-            "--python",
+            "python",
             wanted,
             f"not available for {what}",
-            _flag("--python", _nearest(wanted, allowed)),
+            _choices("python", _nearest(wanted, allowed)),
         )
     source = "distro" if custom_base or wanted == ubuntu.distro_python else "deadsnakes"
     return wanted, source

@@ -2,26 +2,23 @@
 
 Loading is three steps, each its own function: :func:`parse` (YAML only, into
 the raw mapping), :func:`validate` (every problem at once: key, bad value,
-what is allowed) and :func:`resolve` (the typed config with defaults filled
-in). :func:`with_project_defaults` then fills the options of `rpbuild image`
-that its command line left unset; flags always win.
+what is allowed) and :func:`resolve` (the typed config, unset keys ``None``).
+:mod:`builder.build.options` then merges it with the command line; flags win.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
 import yaml
-from click.core import ParameterSource
 
 from builder.build import compat
-from builder.build.spec import GpuRequirements, ImageOptions, RunStep, WeightsSource
+from builder.build.spec import RunStep, WeightsSource
+from builder.errors import InputError
 from builder.registry.reference import parse_ref
 
 FILE_NAME = "rpbuild.yaml"
@@ -53,10 +50,8 @@ class ConfigIssue:
         return f"{text}; allowed: {self.allowed}" if self.allowed else text
 
 
-class ConfigError(click.ClickException):
+class ProjectConfigError(InputError):
     """rpbuild.yaml is unusable; exit 2 like any other bad input."""
-
-    exit_code = 2
 
     def __init__(self, path: Path, issues: Sequence[ConfigIssue]) -> None:
         self.path = path
@@ -67,14 +62,14 @@ class ConfigError(click.ClickException):
         super().__init__("\n".join(lines))
 
 
-Check = Callable[[str, Any], "ConfigIssue | None"]
+Validator = Callable[[str, Any], "ConfigIssue | None"]
 
 
 def _is_tagged_ref(text: str) -> bool:
     """A reference `rpbuild push` accepts as a tag: reference.py's grammar, no digest."""
     try:
         return parse_ref(text).digest is None
-    except click.BadParameter:
+    except InputError:
         return False
 
 
@@ -83,7 +78,7 @@ def _is_repository(text: str) -> bool:
     return _is_tagged_ref(f"{text}:latest")
 
 
-def _string(valid: Callable[[str], object], allowed: str, hint: str = "") -> Check:
+def _string(valid: Callable[[str], object], allowed: str, hint: str = "") -> Validator:
     def check(key: str, value: Any) -> ConfigIssue | None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return ConfigIssue(
@@ -96,7 +91,7 @@ def _string(valid: Callable[[str], object], allowed: str, hint: str = "") -> Che
     return check
 
 
-def _choice(choices: Sequence[str]) -> Check:
+def _choice(choices: Sequence[str]) -> Validator:
     def check(key: str, value: Any) -> ConfigIssue | None:
         if value not in choices:
             return ConfigIssue(key, value, "unknown choice", ", ".join(choices))
@@ -105,7 +100,7 @@ def _choice(choices: Sequence[str]) -> Check:
     return check
 
 
-def _int(minimum: int, unit: str = "") -> Check:
+def _int(minimum: int, unit: str = "") -> Validator:
     def check(key: str, value: Any) -> ConfigIssue | None:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             return ConfigIssue(key, value, "invalid value", f"an integer >= {minimum}{unit}")
@@ -114,7 +109,7 @@ def _int(minimum: int, unit: str = "") -> Check:
     return check
 
 
-def _list_of(item: Check, allowed: str) -> Check:
+def _list_of(item: Validator, allowed: str) -> Validator:
     def check(key: str, value: Any) -> ConfigIssue | None:
         if not isinstance(value, list):
             return ConfigIssue(key, value, "must be a list", allowed)
@@ -153,7 +148,7 @@ def _is_image_path(text: str) -> bool:
     return bool(_IMAGE_PATH.match(text)) and ".." not in text.split("/")
 
 
-WEIGHTS_FIELDS: dict[str, Check] = {
+WEIGHTS_FIELDS: dict[str, Validator] = {
     "url": _string(_URL.match, "an http(s) URL"),
     "hf": _string(_HF_REPO.match, "a Hugging Face repository such as org/model"),
     "revision": _string(_REVISION.match, "a branch, tag or commit of the repository"),
@@ -167,7 +162,7 @@ WEIGHTS_FIELDS: dict[str, Check] = {
     "at": _choice(("build", "runtime")),
 }
 
-RUN_FIELDS: dict[str, Check] = {
+RUN_FIELDS: dict[str, Validator] = {
     "command": _text,
     "secrets": _list_of(
         _string(_SECRET_ID.match, "a build secret id"),
@@ -218,7 +213,7 @@ def _run_step(key: str, value: Any) -> ConfigIssue | None:
 
 _PYTHON_HINT = " (unquoted, YAML reads 3.10 as the number 3.1)"
 
-FIELDS: dict[str, Check] = {
+FIELDS: dict[str, Validator] = {
     "cuda": _string(_VERSION.match, 'a CUDA release such as "12.1" or "12.4.1"'),
     "python": _string(_MAJOR_MINOR.match, 'a Python version such as "3.11"', _PYTHON_HINT),
     "torch": _string(_VERSION.match, 'a torch release such as "2.4.1", or null for none'),
@@ -244,7 +239,7 @@ FIELDS: dict[str, Check] = {
 }
 """Top-level keys and their checks; ``null`` always means "use the default"."""
 
-GPU_FIELDS: dict[str, Check] = {
+GPU_FIELDS: dict[str, Validator] = {
     "min_gpus": _int(1),
     "min_gpu_memory": _int(1, " (MB of free memory per GPU)"),
     "min_compute_capability": _string(_MAJOR_MINOR.match, 'a compute capability such as "8.0"'),
@@ -252,17 +247,18 @@ GPU_FIELDS: dict[str, Check] = {
 
 
 def parse(path: Path) -> dict[str, Any]:
-    """The raw mapping, or a ConfigError if the file is not a YAML mapping."""
+    """The raw mapping, or a ProjectConfigError if the file is not a YAML mapping."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "file"
-        raise ConfigError(path, [ConfigIssue(where, None, f"not valid YAML: {exc}")]) from exc
+        issue = ConfigIssue(where, None, f"not valid YAML: {exc}")
+        raise ProjectConfigError(path, [issue]) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(
+        raise ProjectConfigError(
             path, [ConfigIssue("(top level)", data, "must be a mapping", "key: value lines")]
         )
     return data
@@ -270,7 +266,7 @@ def parse(path: Path) -> dict[str, Any]:
 
 def _check_section(
     raw: Mapping[str, Any],
-    checks: Mapping[str, Check],
+    checks: Mapping[str, Validator],
     prefix: str = "",
     sections: Sequence[str] = (),
 ) -> list[ConfigIssue]:
@@ -324,7 +320,7 @@ class ProjectConfig:
     flavor: str | None = None
     repository: str | None = None
     tags: tuple[str, ...] = ()
-    handler: str = "handler.py"
+    handler: str | None = None
     requirements: str | None = None
     system_packages: tuple[str, ...] = ()
     base_image: str | None = None
@@ -383,77 +379,5 @@ def load(directory: Path, known_cuda: Sequence[str] = ()) -> ProjectConfig | Non
     raw = parse(path)
     issues = validate(raw, known_cuda)
     if issues:
-        raise ConfigError(path, issues)
+        raise ProjectConfigError(path, issues)
     return resolve(path, raw)
-
-
-_SAME_NAME = (
-    "cuda",
-    "python",
-    "torch",
-    "ubuntu",
-    "flavor",
-    "repository",
-    "base_image",
-    "platform",
-    "network",
-)
-_FILES = ("handler", "requirements", "ca_bundle")
-
-
-def _given_flags() -> set[str]:
-    """Parameters of the running command set on its command line (or by env var)."""
-    ctx = click.get_current_context()
-    defaults = (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
-    return {name for name in ctx.params if ctx.get_parameter_source(name) not in defaults}
-
-
-def _project_file(project: ProjectConfig, key: str, name: str) -> Path:
-    path = project.directory / Path(name).expanduser()
-    if not path.is_file():
-        raise ConfigError(
-            project.path, [ConfigIssue(key, name, "file not found", "an existing file")]
-        )
-    return path
-
-
-def with_project_defaults(options: ImageOptions) -> ImageOptions:
-    """``options`` with DIR's rpbuild.yaml filling whatever the command line left unset.
-
-    Build arguments merge (a flag overrides the same name); system packages,
-    ``run:`` steps and ``weights:`` have no flag and always come from the file.
-    """
-    project = load(options.directory, [release.version for release in compat.load().cuda])
-    if project is None:
-        return options
-    given = _given_flags()
-    changes: dict[str, Any] = {
-        name: getattr(project, name)
-        for name in _SAME_NAME
-        if name not in given and getattr(project, name) is not None
-    }
-    changes |= {
-        name: _project_file(project, name, getattr(project, name))
-        for name in _FILES
-        if name not in given and getattr(project, name) is not None
-    }
-    if "tags" not in given and project.tags:
-        changes["tags"] = project.tags
-    overridden = {key for key, _ in options.build_args}
-    file_args = tuple((k, v) for k, v in project.build_args.items() if k not in overridden)
-    gpu = options.gpu
-    return dataclasses.replace(
-        options,
-        **changes,
-        system_packages=options.system_packages or project.system_packages,
-        run_steps=options.run_steps or project.run,
-        weights=options.weights or project.weights,
-        build_args=file_args + options.build_args,
-        gpu=GpuRequirements(
-            gpu.min_gpus if "min_gpus" in given else project.min_gpus,
-            gpu.min_free_memory_mb if "min_gpu_memory" in given else project.min_gpu_memory,
-            gpu.min_compute_capability
-            if "min_compute_capability" in given
-            else project.min_compute_capability,
-        ),
-    )

@@ -2,7 +2,8 @@
 
 Without a handler the plan is one GPU base image; with one, the base it needs and the
 app image FROM it. The final image gets the GPU requirements, system packages and a
-user template. The CLI, the image matrix and the bake file all call ``plan``.
+user template. The CLI, the image matrix and the bake file all call ``plan``, with the spec
+:func:`builder.build.options.resolve_spec` resolved once.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import click
-
 from builder import engine
-from builder.build import compat, labels, render, runtime_wheel, tags, verify, weights
+from builder.build import labels, render, runtime_wheel, tags, verify, weights
 from builder.build.context import AppSource, app_context, base_context
 from builder.build.spec import BaseSpec, ImageOptions
+from builder.errors import InputError, Source, flag
 
 DEFAULT_HANDLER = "handler.py"
 DEFAULT_REQUIREMENTS = "requirements.txt"
@@ -82,34 +82,29 @@ def find_app(options: ImageOptions) -> AppSource | None:
     """The handler directory, if there is a handler; validates the paths given."""
     directory = options.directory
     if not directory.is_dir():
-        raise click.BadParameter(f"{directory} is not a directory", param_hint=["DIR"])
+        raise InputError(f"{directory} is not a directory", Source("DIR"))
     handler = options.handler
     if handler is None:
         if not (directory / DEFAULT_HANDLER).is_file():
             return None
         handler = directory / DEFAULT_HANDLER
     if not handler.is_file():
-        raise click.BadParameter(f"{handler} is not a file", param_hint=["--handler"])
+        raise InputError(f"{handler} is not a file", flag("handler"))
     handler = handler.resolve()
     root = directory.resolve()
     if root not in handler.parents:
         root = handler.parent
     requirements = options.requirements
     if requirements is not None and not requirements.is_file():
-        raise click.BadParameter(f"{requirements} is not a file", param_hint=["--requirements"])
+        raise InputError(f"{requirements} is not a file", flag("requirements"))
     if requirements is None and (root / DEFAULT_REQUIREMENTS).is_file():
         requirements = root / DEFAULT_REQUIREMENTS
     return AppSource(root, handler.relative_to(root).as_posix(), requirements)
 
 
-def plan(options: ImageOptions, from_ref: str | None = None) -> Plan:
-    """Resolve and render everything; touches no engine, builds nothing.
-
-    ``from_ref`` replaces the resolved base reference (a digest-pinned one from the lock file).
-    """
-    spec = compat.resolve(options)
-    if from_ref is not None:
-        spec = replace(spec, from_ref=from_ref)
+def plan(options: ImageOptions, spec: BaseSpec) -> Plan:
+    """Render everything for ``spec`` (resolved from ``options``, its base perhaps pinned
+    to a digest); touches no engine, builds nothing."""
     source = find_app(options)
     ca_bundle, pip_conf = options.ca_bundle is not None, "pip_conf" in options.secret_ids()
     version = tags.axes(spec)
@@ -149,10 +144,10 @@ def _check_step_secrets(options: ImageOptions) -> None:
     for index, step in enumerate(options.run_steps):
         missing = [name for name in step.secrets if name not in given]
         if missing:
-            raise click.BadParameter(
+            raise InputError(
                 f"run[{index}] needs the build secret {missing[0]!r}: pass "
                 f"--secret id={missing[0]},src=FILE (or env=VAR)",
-                param_hint=["--secret"],
+                Source("--secret"),
             )
 
 
@@ -180,15 +175,13 @@ def _build_inputs(options: ImageOptions) -> tuple[tuple[str, ...], tuple[tuple[s
     return (*options.secrets, *bundle, *hub_secrets), (*options.build_args, *hub_args)
 
 
-def build(
-    options: ImageOptions, sink: Callable[[str], None], from_ref: str | None = None
-) -> BuildResult:
+def build(options: ImageOptions, spec: BaseSpec, sink: Callable[[str], None]) -> BuildResult:
     """Build the plan's images in order, verifying each unless ``options.verify`` is off.
 
     Only the final image gets the provenance labels: a base built on the way to an app
     stays byte-identical while its inputs do, so the app's layers stay cached.
     """
-    the_plan = plan(options, from_ref)
+    the_plan = plan(options, spec)
     builder = engine.find_builder()
     engine.check_engine(builder)
     wheel = runtime_wheel.locate()

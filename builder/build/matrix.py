@@ -14,12 +14,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import click
 import yaml
 
 from builder.build import compat, tags
+from builder.build.options import Layer
 from builder.build.spec import BaseSpec, ImageOptions
-from builder.errors import IncompatibleChoiceError
+from builder.errors import IncompatibleChoiceError, InputError, Source
 
 MATRIX_FILE = "matrix.yaml"
 AXES = ("cuda", "python", "torch", "ubuntu", "flavor")
@@ -29,12 +29,15 @@ _TOP_KEYS = {"registry", "repository", "images"}
 _NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
-class MatrixError(click.UsageError):
+class MatrixError(InputError):
     """The matrix file is malformed or has rows the compatibility data rules out."""
 
     def __init__(self, source: str, problems: Sequence[str]) -> None:
         self.problems = list(problems)
-        super().__init__(f"{source}:\n" + "\n".join(f"  {p}" for p in self.problems))
+        super().__init__("\n".join(f"  {p}" for p in self.problems), Source("", source))
+
+    def format_message(self) -> str:
+        return f"{self.where}:\n{self.message}"
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,11 @@ class MatrixRow:
             "flavor": self.spec.flavor,
         }
         return values[key]
+
+    def layer(self, matrix: Matrix) -> Layer:
+        """The row's axes below the command's flags, named after the row."""
+        values = {axis: getattr(self.options, axis) for axis in AXES}
+        return Layer(f"{matrix.source}: row {self.name!r}", matrix.directory, values)
 
     def tags(self, registry: str, repository: str, prefix: str = "") -> list[str]:
         """The full tag (every axis) and the row name as a short alias."""
@@ -108,7 +116,7 @@ def _row(index: int, raw: Any, problems: list[str], data: compat.CompatData) -> 
     try:
         spec = compat.resolve(options, data)
     except IncompatibleChoiceError as exc:
-        problems.append(f"{where}: {exc.option.lstrip('-')} {exc.message}")
+        problems.append(f"{where}: {exc.field} {exc.message}")
         return None
     return MatrixRow(name, options, spec, raw.get("default", True))
 
@@ -145,9 +153,9 @@ def parse_filters(texts: Iterable[str]) -> dict[str, list[str]]:
     for text in texts:
         key, sep, value = text.partition("=")
         if not sep or key not in FILTER_KEYS or not value:
-            raise click.BadParameter(
+            raise InputError(
                 f"{text!r}: use KEY=VALUE with KEY one of {', '.join(FILTER_KEYS)}",
-                param_hint=["--filter"],
+                Source("--filter"),
             )
         filters.setdefault(key, []).append(value)
     return filters
@@ -169,8 +177,8 @@ def select(matrix: Matrix, filters: dict[str, list[str]]) -> list[MatrixRow]:
     if not rows:
         wanted = ", ".join(f"{k}={'|'.join(v)}" for k, v in filters.items())
         names = ", ".join(row.name for row in matrix.rows)
-        raise click.BadParameter(
-            f"no row of {matrix.source} matches {wanted}; rows: {names}", param_hint=["--filter"]
+        raise InputError(
+            f"no row of {matrix.source} matches {wanted}; rows: {names}", Source("--filter")
         )
     return rows
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import click
 import jinja2
 
 from builder.build.spec import BaseSpec, RunStep, TorchWheel
 from builder.build.weights import FetchStep
+from builder.errors import InputError, flag
 from rpworker.weights import MANIFEST
 
 BASE_TEMPLATE = "base.Dockerfile.j2"
@@ -101,9 +101,8 @@ def render(name: str, data: RenderInput, template: Path | None = None) -> str:
     except jinja2.TemplateError as error:
         if template is None:
             raise
-        raise click.BadParameter(
-            f"{template}: {error} (blocks and variables: see {BASE_TEMPLATE})",
-            param_hint=["--template"],
+        raise InputError(
+            f"{template}: {error} (blocks and variables: see {BASE_TEMPLATE})", flag("template")
         ) from error
     lines = [line.rstrip() for line in text.strip().splitlines()]
     kept = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import click
 
-from builder import __version__, output
+from builder import __version__
+from builder.commands.base import Group, verbosity_options
 from builder.commands.cmd_gpu_check import gpu_check
 from builder.commands.cmd_image import image
 from builder.commands.cmd_init import init
@@ -18,9 +19,9 @@ from builder.commands.cmd_serve import serve
 from builder.commands.cmd_test import test
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rpbuild")
-@output.verbosity_options
+@verbosity_options
 def main() -> None:
     """Build GPU container images for serverless inference workers."""
 

@@ -1,27 +1,25 @@
-"""``rpbuild image``: parse flags into ImageOptions, then plan or build and report."""
+"""``rpbuild image``: flags (over rpbuild.yaml) into one build, or its plan with --dry-run."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 import click
 
-from builder import output
-from builder.build import config
 from builder.build import image as image_lib
-from builder.build.spec import GpuRequirements, ImageOptions
-from builder.commands.cmd_push import (
-    login_options,
-    metadata_file_option,
-    publish_built,
-    push_option,
+from builder.build.options import load_project, resolve_options
+from builder.commands.base import Command, json_option, pass_output
+from builder.commands.options import (
+    base_image_option,
+    base_options,
+    delivery_options,
+    existing_file,
+    given_flags,
 )
-from builder.errors import RpbuildError
-from builder.registry.pinning import lock_options, pinned_base
-from builder.registry.publish import PublishOptions
+from builder.output import Output
+from builder.pipeline import Delivery, build_image, plan_image
 
 _CAPABILITY = re.compile(r"^\d+\.\d+$")
 
@@ -56,78 +54,25 @@ def _capability(_ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
-# Flags that map one to one onto ImageOptions fields of the same name.
-_SAME_NAME = (
-    "cuda",
-    "python",
-    "torch",
-    "ubuntu",
-    "flavor",
-    "handler",
-    "requirements",
-    "repository",
-    "base_image",
-    "build_args",
-    "secrets",
-    "ca_bundle",
-    "platform",
-    "network",
-    "no_cache",
-    "template",
-    "verify",
-)
-
-
-def options_from_flags(params: dict[str, Any]) -> ImageOptions:
-    """The one place flags become ImageOptions (a config file can pre-fill ``params``)."""
-    return ImageOptions(
-        directory=Path(params["directory"]),
-        tags=tuple(params["tags"]),
-        gpu=GpuRequirements(
-            params["min_gpus"], params["min_gpu_memory"], params["min_compute_capability"]
-        ),
-        **{name: params[name] for name in _SAME_NAME},
-    )
-
-
-def _print_plan(plan: image_lib.Plan, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps({"dry_run": True, "images": [s.as_dict() for s in plan.steps]}))
+def _print_plan(out: Output, plan: image_lib.Plan) -> None:
+    if out.json:
+        out.result({"dry_run": True, "images": [s.as_dict() for s in plan.steps]})
         return
     for step in plan.steps:
-        click.echo(f"# {step.kind} image: {', '.join(step.tags)}")
-        click.echo(step.dockerfile)
+        out.line(f"# {step.kind} image: {', '.join(step.tags)}")
+        out.line(step.dockerfile)
 
 
-def _report(result: image_lib.BuildResult) -> None:
-    for built in result.images:
-        status = "verified" if built.verify else "not verified (--no-verify)"
-        click.echo(f"{built.kind}: {' '.join(built.tags)} {built.id[:19]} {status}")
-
-
-# The options that choose the base image; `rpbuild lock` reuses them.
-BASE_CHOICES = ("cuda", "python", "torch", "ubuntu", "flavor", "base_image")
-existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
-
-
-@click.command("image")
+@click.command("image", cls=Command)
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--cuda", metavar="VERSION", help="CUDA release: 12.1 (newest 12.1.x) or 12.1.1.")
-@click.option("--python", metavar="X.Y", help="Python in the image [default: per Ubuntu].")
-@click.option("--torch", metavar="VERSION", help="torch release to bake in, or none [default].")
-@click.option("--ubuntu", metavar="YY.MM", help="Ubuntu of the CUDA base [default: newest].")
-@click.option(
-    "--flavor",
-    type=click.Choice(["base", "runtime", "devel"]),
-    help="CUDA image flavor [default: base with torch (no second cuDNN), else runtime].",
-)
+@base_options
 @click.option("--handler", type=existing_file, help="Handler file [default: DIR/handler.py].")
 @click.option(
     "--requirements", type=existing_file, help="pip requirements [default: DIR/requirements.txt]."
 )
 @click.option("-t", "--tag", "tags", multiple=True, help="Tag for the final image (repeatable).")
 @click.option("--repository", help="Repository for the default tags.")
-@click.option("--base-image", metavar="REF", help="Start FROM this instead of nvidia/cuda.")
+@base_image_option
 @click.option(
     "--build-arg",
     "build_args",
@@ -169,37 +114,16 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--verify/--no-verify", default=True, help="Check the image against its tag.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and Dockerfiles; run no docker.")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
-@push_option
-@metadata_file_option
-@login_options
-@lock_options
-def image(
-    dry_run: bool,
-    as_json: bool,
-    push: bool,
-    metadata_file: Path | None,
-    publish_options: PublishOptions,
-    lock_file: Path | None,
-    locked: bool,
-    **params: Any,
-) -> None:
+@json_option
+@delivery_options
+@pass_output
+def image(out: Output, directory: Path, dry_run: bool, delivery: Delivery, **_flags: Any) -> None:
     """Build a GPU worker image (an app image when DIR has a handler)."""
-    options = config.with_project_defaults(options_from_flags(params))
-    from_ref = pinned_base(options, lock_file, locked, publish_options, check=not dry_run)
+    flags = given_flags(click.get_current_context())
+    resolved = resolve_options(directory, flags, load_project(directory))
     if dry_run:
-        _print_plan(image_lib.plan(options, from_ref), as_json)
+        _print_plan(out, plan_image(resolved, delivery.pinning))
         return
-    sink = output.BuildSteps(output.for_command(as_json))
-    try:
-        result = image_lib.build(options, sink, from_ref)
-    except RpbuildError as error:
-        if as_json:
-            click.echo(json.dumps({"ok": False, **error.details()}))
-        raise
-    if not as_json:
-        _report(result)
-    final = result.images[-1].tags
-    published = publish_built(final, push, metadata_file, publish_options, as_json)
-    if as_json:
-        click.echo(json.dumps({"ok": True, **result.as_dict(), **published}))
+    result = build_image(resolved, delivery, out)
+    if out.json:
+        out.result({"ok": True, **result})

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from builder import output
 from builder.build import config
+from builder.commands.base import Command, json_option, pass_output
 from builder.dev import scaffold
+from builder.output import Output
 
 DEFAULT_CUDA = "12.1"
 DEFAULT_PYTHON = "3.11"
@@ -21,7 +22,7 @@ def project_name(directory: Path) -> str:
     return name or "worker"
 
 
-@click.command("init")
+@click.command("init", cls=Command)
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--repository",
@@ -32,18 +33,18 @@ def project_name(directory: Path) -> str:
 @click.option("--cuda", default=DEFAULT_CUDA, show_default=True, help="CUDA release.")
 @click.option("--python", default=DEFAULT_PYTHON, show_default=True, help="Python version.")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
-@output.json_option
+@json_option
+@pass_output
 def init(
+    out: Output,
     directory: Path,
     repository: str | None,
     cuda: str,
     python: str,
     force: bool,
-    json_output: bool,
 ) -> None:
     """Create a worker project in DIRECTORY: handler.py, test_input.json,
     requirements.txt and rpbuild.yaml."""
-    out = output.for_command(json_output)
     name = project_name(directory)
     project = scaffold.Project(name=name, repository=repository or name, cuda=cuda, python=python)
     issues = config.validate({"repository": project.repository, "cuda": cuda, "python": python})

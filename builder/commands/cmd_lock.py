@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from builder.build import compat
 from builder.build.matrix import load_matrix
-from builder.build.spec import ImageOptions
-from builder.commands.cmd_image import BASE_CHOICES, image
-from builder.commands.cmd_matrix import matrix_file_option
-from builder.commands.cmd_push import json_option, login_options
+from builder.build.options import load_project, resolve_options, resolve_spec
+from builder.commands.base import Command, json_option, pass_output
+from builder.commands.options import (
+    base_image_option,
+    base_options,
+    given_flags,
+    login_options,
+    matrix_file_option,
+)
+from builder.output import Output
+from builder.pipeline import lock as lock_refs
+from builder.pipeline import moved_bases
 from builder.registry.client import DigestLookup
-from builder.registry.lock import LOCK_FILE, LockFile, lock_bases, read_lock, write_lock
+from builder.registry.lock import LOCK_FILE
 from builder.registry.publish import PublishOptions
 
 
-@click.command("lock")
+@click.command("lock", cls=Command)
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@base_options
+@base_image_option
 @click.option(
     "--matrix",
     "use_matrix",
@@ -35,66 +44,48 @@ from builder.registry.publish import PublishOptions
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when a locked base has moved.")
 @login_options
 @json_option
+@pass_output
 def lock(
+    out: Output,
     directory: Path,
     use_matrix: bool,
     matrix_file: Path | None,
     lock_file: Path | None,
     check: bool,
     publish_options: PublishOptions,
-    as_json: bool,
-    cuda: str | None,
-    python: str | None,
-    torch: str | None,
-    ubuntu: str | None,
-    flavor: str | None,
-    base_image: str | None,
+    **_flags: Any,
 ) -> None:
     """Resolve every base (FROM) to its current digest and write the lock file.
 
+    The base is `rpbuild image DIR`'s, with the same flags over DIR's rpbuild.yaml.
     Builds then use name:tag@sha256:... and say when the registry's tag has moved.
     """
     path = lock_file or directory / LOCK_FILE
     lookup = DigestLookup(publish_options.credentials)
-    current = read_lock(path)
     if check:
-        _check(path, current, lookup, as_json)
+        _check(out, path, lookup)
         return
     if use_matrix or matrix_file is not None:
         refs = sorted({row.spec.from_ref for row in load_matrix(matrix_file).rows})
     else:
-        options = ImageOptions(
-            directory=directory, cuda=cuda, python=python, torch=torch, ubuntu=ubuntu, flavor=flavor
-        )
-        refs = [base_image or compat.resolve(options).from_ref]
-    updated = lock_bases(refs, current, lookup)
-    write_lock(path, updated)
-    if as_json:
-        click.echo(json.dumps({"lock_file": str(path), "bases": updated.bases}, indent=2))
-    else:
-        for ref in refs:
-            click.echo(f"locked {ref}@{updated.bases[ref]}")
-        click.echo(f"wrote {path}")
+        flags = given_flags(click.get_current_context())
+        resolved = resolve_options(directory, flags, load_project(directory))
+        refs = [resolve_spec(resolved).from_ref]
+    updated = lock_refs(refs, path, lookup)
+    text = "\n".join([*(f"locked {ref}@{updated.bases[ref]}" for ref in refs), f"wrote {path}"])
+    out.result({"lock_file": str(path), "bases": updated.bases}, text)
 
 
-def _check(path: Path, current: LockFile | None, lookup: DigestLookup, as_json: bool) -> None:
-    if current is None:
-        raise click.UsageError(f"--check: there is no lock file {path}; run `rpbuild lock`")
-    now = lock_bases(current.bases, None, lookup).bases
-    moved = {
-        ref: {"locked": d, "now": now[ref]} for ref, d in current.bases.items() if now[ref] != d
-    }
-    if as_json:
-        click.echo(json.dumps({"lock_file": str(path), "moved": moved}, indent=2))
+def _check(out: Output, path: Path, lookup: DigestLookup) -> None:
+    moved = moved_bases(path, lookup)
     for ref, digests in moved.items():
-        click.echo(f"moved: {ref} locked {digests['locked']}, now {digests['now']}", err=True)
-    if moved:
+        out.warn(f"moved: {ref} locked {digests['locked']}, now {digests['now']}")
+    if out.json or not moved:
+        out.result(
+            {"lock_file": str(path), "moved": moved},
+            f"{path}: every base still serves its locked digest",
+        )
+    if moved:  # not an RpbuildError: the JSON result above is the whole --json output
         raise click.ClickException(
             f"{len(moved)} base(s) in {path} moved: run `rpbuild lock` to accept them"
         )
-    if not as_json:
-        click.echo(f"{path}: every base still serves its locked digest")
-
-
-# The base choices take exactly the options of `rpbuild image` (one definition).
-lock.params[1:1] = [param for param in image.params if param.name in BASE_CHOICES]

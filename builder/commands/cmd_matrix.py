@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from builder.build import image as image_lib
 from builder.build.bake import write_bake
 from builder.build.matrix import (
     FILTER_KEYS,
@@ -23,23 +22,16 @@ from builder.build.matrix import (
     select,
     table,
 )
-from builder.commands.cmd_push import (
-    json_option,
-    login_options,
-    metadata_file_option,
-    publish_built,
-    push_option,
+from builder.commands.base import F, Group, json_option, pass_output
+from builder.commands.options import (
+    delivery_options,
+    existing_file,
+    given_flags,
+    matrix_file_option,
 )
-from builder.output import F
+from builder.output import Output
+from builder.pipeline import Delivery, build_rows
 from builder.registry.lock import LOCK_FILE, read_lock
-from builder.registry.pinning import lock_options, pinned_base
-from builder.registry.publish import PublishOptions, write_metadata
-
-matrix_file_option = click.option(
-    "--matrix-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Matrix file [default: the one rpbuild ships, images/matrix.yaml].",
-)
 
 
 def selection_options(command: F) -> F:
@@ -75,7 +67,7 @@ def selection_options(command: F) -> F:
 Selected = tuple[Matrix, list[MatrixRow]]
 
 
-@click.group("matrix")
+@click.group("matrix", cls=Group)
 def matrix() -> None:
     """The GPU base images the project publishes (images/matrix.yaml)."""
 
@@ -83,18 +75,20 @@ def matrix() -> None:
 @matrix.command("list")
 @selection_options
 @json_option
-def list_rows(selected: Selected, as_json: bool) -> None:
+@pass_output
+def list_rows(out: Output, selected: Selected) -> None:
     """A table of the matrix rows and their tags."""
     the_matrix, rows = selected
     records = describe(the_matrix, rows, the_matrix.registry)
-    click.echo(json.dumps(records, indent=2) if as_json else table(records))
+    out.result(records, table(records))
 
 
 @matrix.command("github")
 @selection_options
-def github(selected: Selected) -> None:
+@pass_output
+def github(out: Output, selected: Selected) -> None:
     """One-line JSON for a GitHub Actions `strategy.matrix` (one job per row)."""
-    click.echo(json.dumps(github_matrix(selected[1])))
+    out.line(json.dumps(github_matrix(selected[1])))
 
 
 @matrix.command("bake")
@@ -114,7 +108,8 @@ def github(selected: Selected) -> None:
     help="Pin the bases from this lock file when it exists.",
 )
 @json_option
-def bake(selected: Selected, out: Path, lock_file: Path, as_json: bool) -> None:
+@pass_output
+def bake(output: Output, selected: Selected, out: Path, lock_file: Path) -> None:
     """Write a docker buildx bake file: a target per row, groups default and all.
 
     Build with `docker buildx bake -f OUT/docker-bake.json [--push] [TARGET...]`;
@@ -122,10 +117,10 @@ def bake(selected: Selected, out: Path, lock_file: Path, as_json: bool) -> None:
     """
     the_matrix, rows = selected
     path = write_bake(the_matrix, rows, out, read_lock(lock_file))
-    if as_json:
-        click.echo(json.dumps({"bake_file": str(path), "targets": [r.name for r in rows]}))
-    else:
-        click.echo(f"wrote {path} ({len(rows)} targets); build: docker buildx bake -f {path}")
+    output.result(
+        {"bake_file": str(path), "targets": [r.name for r in rows]},
+        f"wrote {path} ({len(rows)} targets); build: docker buildx bake -f {path}",
+    )
 
 
 @matrix.command("build")
@@ -133,51 +128,21 @@ def bake(selected: Selected, out: Path, lock_file: Path, as_json: bool) -> None:
 @click.option("--base-image", metavar="REF", help="Build every row FROM this instead.")
 @click.option(
     "--ca-bundle",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=existing_file,
     help="Extra CA bundle apt and pip trust (as for `rpbuild image`).",
 )
 @click.option("--verify/--no-verify", default=True, help="Check each image against its tag.")
-@push_option
-@metadata_file_option
-@login_options
-@lock_options
+@delivery_options
 @json_option
-def build(
-    selected: Selected,
-    base_image: str | None,
-    ca_bundle: Path | None,
-    verify: bool,
-    push: bool,
-    metadata_file: Path | None,
-    publish_options: PublishOptions,
-    lock_file: Path | None,
-    locked: bool,
-    as_json: bool,
-) -> None:
+@pass_output
+def build(out: Output, selected: Selected, delivery: Delivery, **_flags: Any) -> None:
     """Build the selected rows (through `rpbuild image`'s build), and push them with --push.
 
-    --metadata-file gets a JSON list: one publish result per row.
+    --metadata-file gets a JSON list: one publish result per row. The lock file
+    defaults to ./rpbuild.lock.
     """
-    if metadata_file is not None and not push:
-        raise click.UsageError("--metadata-file describes a push: add --push")
     the_matrix, rows = selected
-    sink = (lambda line: click.echo(line, err=True)) if as_json else click.echo
-    results: list[dict[str, Any]] = []
-    for row in rows:
-        tags = row.tags(the_matrix.registry, the_matrix.repository)
-        options = replace(
-            row.options,
-            directory=the_matrix.directory,
-            tags=tuple(tags),
-            base_image=base_image,
-            ca_bundle=ca_bundle,
-            verify=verify,
-        )
-        from_ref = pinned_base(options, lock_file or Path(LOCK_FILE), locked, publish_options)
-        built = image_lib.build(options, sink, from_ref)
-        published = publish_built(tags, push, None, publish_options, as_json)
-        results.append({"name": row.name, **built.as_dict(), **published})
-    if metadata_file is not None:
-        write_metadata(metadata_file, [record["publish"] for record in results])
-    if as_json:
-        click.echo(json.dumps(results, indent=2))
+    flags = given_flags(click.get_current_context())
+    results = build_rows(the_matrix, rows, flags, delivery, out)
+    if out.json:
+        out.result(results)

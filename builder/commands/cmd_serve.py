@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from builder import output
-from builder.build import config
+from builder.build.options import load_project, resolve_options
+from builder.commands.base import Command, pass_output
 from builder.dev.reload import Supervisor, answers
+from builder.output import Output
 
 _LAUNCH = "import sys; from rpworker.launcher import main; sys.exit(main())"
 """The runtime's launcher with this interpreter, wherever its console script is installed."""
@@ -26,7 +27,7 @@ def _probe_host(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0") else host
 
 
-@click.command("serve")
+@click.command("serve", cls=Command)
 @click.argument(
     "directory", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
@@ -37,18 +38,19 @@ def _probe_host(host: str) -> str:
     metavar="FILE",
     help="Handler file, relative to DIRECTORY [default: rpbuild.yaml's handler, or handler.py].",
 )
-def serve(directory: Path, host: str, port: int, handler: str | None) -> None:
+@pass_output
+def serve(out: Output, directory: Path, host: str, port: int, handler: str | None) -> None:
     """Run the handler in DIRECTORY behind the local API (/run, /runsync, /stream,
     /status, ...) and restart it whenever a file in DIRECTORY changes. Ctrl-C stops."""
-    out = output.for_command()
-    project = config.load(directory)
-    handler = handler or (project.handler if project else "handler.py")
-    if not (directory / handler).is_file():
+    flags = {"handler": directory / handler} if handler else {}
+    chosen = resolve_options(directory, flags, load_project(directory)).options.handler
+    path = chosen or directory / "handler.py"
+    if not path.is_file():
         raise click.BadParameter(
-            f"{directory / handler} does not exist; create it (rpbuild init) or name "
-            "the file with --handler",
+            f"{path} does not exist; create it (rpbuild init) or name the file with --handler",
             param_hint=["--handler"],
         )
+    handler = path.relative_to(directory).as_posix()
     probe = (_probe_host(host), port)
     if answers(probe):
         # Else the readiness probe would take the other server for the worker.

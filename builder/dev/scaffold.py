@@ -10,8 +10,9 @@ import importlib.resources
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import click
 import jinja2
+
+from builder.errors import RpbuildError
 
 FILES = ("handler.py", "test_input.json", "requirements.txt", "rpbuild.yaml")
 
@@ -24,7 +25,7 @@ class Project:
     python: str
 
 
-class ExistingFilesError(click.ClickException):
+class ExistingFilesError(RpbuildError):
     def __init__(self, paths: list[Path]) -> None:
         names = ", ".join(str(path) for path in paths)
         super().__init__(f"{names} already exist(s); pass --force to overwrite")

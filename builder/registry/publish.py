@@ -4,18 +4,19 @@ the pushed digest, and describe the result (for people and as JSON for CI)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import click
 import docker
 import docker.errors
 
+from builder.errors import InputError, Source
+from builder.output import Output
 from builder.registry.client import DigestLookup, RegistryError
 from builder.registry.credentials import Credentials, resolve_credentials
-from builder.registry.push import LocalImageMissingError, PushedTag, StreamLine, engine, push_tag
+from builder.registry.push import LocalImageMissingError, PushedTag, engine, push_tag
 from builder.registry.reference import ImageRef
 
 
@@ -31,8 +32,6 @@ class PublishOptions:
     password: str | None = None
     attempts: int = 4
     retry_delay: float = 2.0
-    on_line: Callable[[StreamLine], None] | None = field(default=None, compare=False)
-    on_retry: Callable[[int, Exception], None] | None = field(default=None, compare=False)
 
     def credentials(self, registry: str) -> Credentials | None:
         return resolve_credentials(registry, username=self.username, password=self.password)
@@ -64,10 +63,10 @@ def _local_image(client: docker.DockerClient, refs: Sequence[ImageRef]) -> Any:
             ) from exc
     ids = {image.id for image in images.values()}
     if len(ids) > 1:
-        raise click.BadParameter(
+        raise InputError(
             "the references name different local images; publish them in separate calls: "
             + ", ".join(f"{ref} ({image.short_id})" for ref, image in images.items()),
-            param_hint=["REF"],
+            Source("REF"),
         )
     return next(iter(images.values()))
 
@@ -87,11 +86,14 @@ def verify_pushed(pushed: Sequence[PushedTag], options: PublishOptions) -> None:
 def publish(
     refs: Sequence[ImageRef],
     options: PublishOptions,
+    out: Output | None = None,
     client: docker.DockerClient | None = None,
 ) -> PublishResult:
-    """Push all `refs` (tags of one local image), verify them, and describe the result."""
+    """Push all `refs` (tags of one local image), verify them, and describe the result.
+
+    ``out`` shows each layer's progress and every retry."""
     if not refs:
-        raise click.UsageError("nothing to publish: name at least one image tag")
+        raise InputError("nothing to publish: name at least one image tag")
     client = client or engine()
     image = _local_image(client, refs)
     pushed = [
@@ -101,8 +103,8 @@ def publish(
             options.credentials(ref.registry),
             attempts=options.attempts,
             retry_delay=options.retry_delay,
-            on_line=options.on_line,
-            on_retry=options.on_retry,
+            on_line=out.pushed if out else None,
+            on_retry=(lambda n, e: out.warn(_retrying(n, e))) if out else None,
         )
         for ref in refs
     ]
@@ -115,6 +117,10 @@ def publish(
         labels=dict(image.labels),
         image_id=str(image.id),
     )
+
+
+def _retrying(attempt: int, error: Exception) -> str:
+    return f"transient failure (attempt {attempt}), retrying: {error}"
 
 
 def summary(result: PublishResult) -> str:

@@ -10,11 +10,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import click
 import docker
 import docker.errors
 
-from builder.errors import DockerUnavailableError, RpbuildError
+from builder.errors import DockerUnavailableError, InputError, RpbuildError, Source
 from builder.registry.client import (
     ManifestUnknownError,
     RegistryAuthError,
@@ -147,7 +146,7 @@ def push_tag(
 ) -> PushedTag:
     """Push one tag; transient failures are retried with backoff, others raise at once."""
     if ref.tag is None or ref.digest is not None:
-        raise click.BadParameter(f"{ref}: push needs a tag (name:tag), not a digest")
+        raise InputError(f"{ref}: push needs a tag (name:tag), not a digest", Source("REF"))
     return with_retries(
         lambda: _push_once(client, ref, credentials, on_line),
         attempts=attempts,

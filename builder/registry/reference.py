@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import click
+from builder.errors import InputError
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -60,7 +60,7 @@ def parse_ref(text: str) -> ImageRef:
     """Parse a reference; a missing tag means `latest` unless a digest is given."""
     rest, _, digest = text.partition("@")
     if digest and not _DIGEST.fullmatch(digest):
-        raise click.BadParameter(f"{text!r}: the digest must look like sha256:<64 hex digits>")
+        raise InputError(f"{text!r}: the digest must look like sha256:<64 hex digits>")
     first, slash, remainder = rest.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
         registry, path = first, remainder
@@ -70,11 +70,11 @@ def parse_ref(text: str) -> ImageRef:
     if ":" in path.rsplit("/", 1)[-1]:
         path, tag = path.rsplit(":", 1)
         if not _TAG.fullmatch(tag):
-            raise click.BadParameter(f"{text!r}: invalid tag {tag!r}")
+            raise InputError(f"{text!r}: invalid tag {tag!r}")
     if registry == DOCKER_HUB and "/" not in path:
         path = f"library/{path}"
     if not path or not all(_COMPONENT.fullmatch(part) for part in path.split("/")):
-        raise click.BadParameter(
+        raise InputError(
             f"{text!r} is not an image reference: use [registry/]name[:tag] in lower case, "
             "e.g. ghcr.io/acme/worker:1.0"
         )
