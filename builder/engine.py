@@ -203,6 +203,27 @@ def inspect(builder: Builder, ref: str) -> ImageInfo:
     )
 
 
+@dataclass(frozen=True)
+class Layer:
+    """One step of an image's history: the bytes it added and the instruction that did."""
+
+    size: int
+    created_by: str
+
+
+def layers(builder: Builder, ref: str) -> tuple[Layer, ...]:
+    """The image's history, oldest step first; steps that add no files have size 0."""
+    done = _run(
+        [builder.client, "history", "--human=false", "--no-trunc", "--format", "{{json .}}", ref]
+    )
+    if done.returncode != 0:
+        raise RpbuildError(f"no history for image {ref}: {done.stderr.strip()}")
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    return tuple(
+        Layer(int(row.get("Size") or 0), row.get("CreatedBy", "")) for row in reversed(rows)
+    )
+
+
 def run_python(
     builder: Builder, ref: str, script: str, platform: str | None = None
 ) -> subprocess.CompletedProcess[str]:

@@ -194,10 +194,11 @@ def remotes(entry: Entry, cache: Path | None = None) -> list[Remote]:
     return chosen
 
 
-def _human(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
+def human_size(size: float) -> str:
+    """Decimal units, as download sizes are given: 1.5 GB is 1.5e9 bytes."""
+    for unit in ("B", "kB", "MB", "GB"):
         if size < 1000:
-            return f"{size:.1f} {unit}"
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{size:.1f} TB"
 
@@ -213,8 +214,8 @@ def _copy_hashing(
         done += len(chunk)
         decile = done * 10 // total if total else -1
         if decile > shown or time.monotonic() - last > 10:
-            percent = f" {decile * 10}%" if total else ""
-            say(f"{label}:{percent} {_human(done)}" + (f" of {_human(total)}" if total else ""))
+            of = f"{decile * 10}% {human_size(done)} of {human_size(total)}" if total else ""
+            say(f"{label}: {of or human_size(done)}")
             shown, last = decile, time.monotonic()
     return str(hasher.hexdigest())
 

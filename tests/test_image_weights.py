@@ -85,9 +85,15 @@ run:
         "--secret",
         f"id=token,src={tmp_path / 'token'}",
     ]
-    code, _, output = rpbuild("image", str(seed_app), *flags)
+    code, payload, output = rpbuild("image", str(seed_app), *flags)
     assert code == 0, output
     try:
+        app = payload["images"][-1]
+        assert app["size"] == sum(layer["size"] for layer in app["layers"])
+        (fetched,) = [x for x in app["layers"] if "--name=weights[0]" in x["created_by"]]
+        assert len(model) <= fetched["size"] < len(model) + 10_000  # the file, in a layer alone
+        # pip's cache and the weights' cache are mounts: nothing of them is in a layer.
+        assert _in_image(docker_builder, tag, "find /root/.cache -type f | wc -l").strip() == "0"
         sums = _in_image(
             docker_builder,
             tag,

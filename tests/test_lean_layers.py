@@ -6,8 +6,10 @@ from pathlib import Path
 
 from builder import __version__
 from builder.build import compat, image, labels, probe, verify
+from builder.build.image import BuiltImage
 from builder.build.spec import ImageOptions
-from builder.engine import ImageInfo
+from builder.engine import ImageInfo, Layer
+from builder.pipeline import layer_table
 
 
 def test_torch_images_start_from_the_base_flavor_without_cudnn() -> None:
@@ -64,3 +66,24 @@ def test_a_shadowed_torch_library_fails_the_truth_check() -> None:
         "found /usr/local/cuda/lib64/libcublas.so.12"
     ]
     assert verify.compare(spec, {**found, "shadowed": None}, info).ok
+
+
+def test_the_build_report_lists_each_layer_with_files_and_the_total() -> None:
+    built = BuiltImage(
+        "app",
+        ("me/app:1",),
+        "sha256:1",
+        {},
+        layers=(
+            Layer(289_295_775, ""),
+            Layer(0, "ENV A=1"),
+            Layer(1_234, "/bin/sh -c python -m pip install   -r /app/requirements.txt"),
+        ),
+    )
+    assert built.as_dict()["size"] == 289_297_009
+    assert layer_table(built).splitlines() == [
+        "layers of me/app:1:",
+        " 289.3 MB  (base)",
+        "   1.2 kB  /bin/sh -c python -m pip install -r /app/requirements.txt",
+        " 289.3 MB  total",
+    ]

@@ -58,6 +58,11 @@ class BuiltImage:
     id: str
     labels: dict[str, str]
     verify: verify.VerifyResult | None = None
+    layers: tuple[engine.Layer, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return sum(layer.size for layer in self.layers)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +71,8 @@ class BuiltImage:
             "id": self.id,
             "labels": self.labels,
             "verify": self.verify.as_dict() if self.verify else None,
+            "size": self.size,
+            "layers": [{"size": x.size, "created_by": x.created_by} for x in self.layers],
         }
 
 
@@ -215,7 +222,9 @@ def build(options: ImageOptions, spec: BaseSpec, sink: Callable[[str], None]) ->
                 sink,
             )
             info = engine.inspect(builder, image_id)
-            built = BuiltImage(step.kind, step.tags, image_id, info.labels)
+            built = BuiltImage(
+                step.kind, step.tags, image_id, info.labels, layers=engine.layers(builder, image_id)
+            )
             if options.verify:
                 sink(f"rpbuild: verifying {step.tags[0]}")
                 built.verify = verify.verify(
