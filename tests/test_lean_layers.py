@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
-from builder import __version__
+import pytest
+
+from builder import __version__, engine
 from builder.build import compat, image, labels, probe, verify
 from builder.build.image import BuiltImage
 from builder.build.spec import ImageOptions
@@ -87,3 +91,24 @@ def test_the_build_report_lists_each_layer_with_files_and_the_total() -> None:
         "   1.2 kB  /bin/sh -c python -m pip install -r /app/requirements.txt",
         " 289.3 MB  total",
     ]
+
+
+def test_the_probe_runs_once_per_image_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A handler-only rebuild leaves the base's id as it was: its truth check reads the
+    kept report instead of starting a container again."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    runs: list[str] = []
+
+    def run_python(
+        builder: engine.Builder, ref: str, script: str, platform: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        runs.append(ref)
+        return subprocess.CompletedProcess([], 0, json.dumps({"python": "3.11"}) + "\n", "")
+
+    monkeypatch.setattr(engine, "run_python", run_python)
+    builder = engine.Builder("docker", ("docker", "build"))
+    base = ImageInfo("sha256:aaa", {}, {}, ())
+    assert verify.probe(builder, "base:1", base) == {"python": "3.11"}
+    assert verify.probe(builder, "base:1", base) == {"python": "3.11"}
+    assert verify.probe(builder, "app:1", ImageInfo("sha256:bbb", {}, {}, ())) == {"python": "3.11"}
+    assert runs == ["base:1", "app:1"]

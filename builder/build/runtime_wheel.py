@@ -38,9 +38,14 @@ _SOURCE_PARTS = ("pyproject.toml", "README.md", "builder", "rpworker", "template
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
 
 
-def cache_dir() -> Path:
+def rpbuild_cache() -> Path:
+    """rpbuild's own cache directory (XDG_CACHE_HOME, else ~/.cache)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rpbuild" / "runtime-wheels"
+    return Path(base) / "rpbuild"
+
+
+def cache_dir() -> Path:
+    return rpbuild_cache() / "runtime-wheels"
 
 
 def source_root() -> Path | None:
