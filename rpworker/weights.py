@@ -34,7 +34,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
@@ -55,17 +55,29 @@ class WeightsError(Exception):
 
 
 @dataclass(frozen=True)
-class Entry:
-    """One ``weights:`` entry; ``name`` identifies it in every message."""
+class Source:
+    """What a ``weights:`` entry names: one file by URL (with its sha256), or files of a
+    Hugging Face repository at a revision; ``path`` is where they go."""
 
-    name: str
     path: str
     url: str | None = None
     sha256: str | None = None
     hf: str | None = None
     revision: str = "main"
     files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry(Source):
+    """One entry to fetch; ``name`` identifies it in every message."""
+
+    name: str
     token_file: str | None = None
+
+    @classmethod
+    def of(cls, source: Source, name: str, token_file: str | None = None) -> Entry:
+        shared = {f.name: getattr(source, f.name) for f in fields(Source)}
+        return cls(**shared, name=name, token_file=token_file)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entry:
@@ -350,18 +362,11 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(sys.argv[1:] if argv is None else argv)
-    entry = Entry(
-        args.name,
-        args.path,
-        args.url,
-        args.sha256,
-        args.hf,
-        args.revision,
-        tuple(args.files),
-        args.token_file,
-    )
+    values = vars(args)
+    cache = values.pop("cache")
+    entry = Entry(**{**values, "files": tuple(values["files"])})
     try:
-        fetch_cached(entry, args.cache, lambda line: print(line, flush=True))
+        fetch_cached(entry, cache, lambda line: print(line, flush=True))
     except WeightsError as error:
         print(f"error: weights {error}", file=sys.stderr, flush=True)
         return 1

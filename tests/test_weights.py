@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -21,7 +22,10 @@ MODEL = b"pretend these are weights\n" * 1000
 def _url_entry(server: FileServer, target: Path, digest: str | None = None) -> weights.Entry:
     server.files["/f/model.bin"] = MODEL
     return weights.Entry(
-        "weights[0]", str(target), url=f"{server.url}/f/model.bin", sha256=digest or sha256(MODEL)
+        name="weights[0]",
+        path=str(target),
+        url=f"{server.url}/f/model.bin",
+        sha256=digest or sha256(MODEL),
     )
 
 
@@ -81,7 +85,9 @@ def test_a_checksum_mismatch_names_the_entry_and_places_nothing(
 def test_an_http_error_names_the_entry_and_the_status(
     file_server: FileServer, tmp_path: Path
 ) -> None:
-    entry = weights.Entry("weights[2]", str(tmp_path / "x"), url=f"{file_server.url}/f/none")
+    entry = weights.Entry(
+        name="weights[2]", path=str(tmp_path / "x"), url=f"{file_server.url}/f/none"
+    )
     with pytest.raises(weights.WeightsError, match=r"^weights\[2\]: .*/f/none: HTTP 404"):
         weights.fetch_cached(entry, tmp_path / "cache", lambda line: None)
 
@@ -91,7 +97,7 @@ def test_a_hub_entry_takes_the_matching_files_verified_by_the_listing(
 ) -> None:
     _hub(hub_endpoint)
     entry = weights.Entry(
-        "weights[1]", str(tmp_path / "m"), hf="org/model", files=("*.json", "unet/")
+        name="weights[1]", path=str(tmp_path / "m"), hf="org/model", files=("*.json", "unet/")
     )
     weights.fetch_cached(entry, tmp_path / "cache", lambda line: None)
     placed = sorted(p.relative_to(tmp_path / "m").as_posix() for p in (tmp_path / "m").rglob("*"))
@@ -102,7 +108,11 @@ def test_a_hub_entry_takes_the_matching_files_verified_by_the_listing(
     assert hub_endpoint.downloads() == 2
     before = sum(hub_endpoint.requests.values())
     pinned = weights.Entry(
-        "weights[1]", str(tmp_path / "again"), hf="org/model", revision=COMMIT, files=entry.files
+        name="weights[1]",
+        path=str(tmp_path / "again"),
+        hf="org/model",
+        revision=COMMIT,
+        files=entry.files,
     )
     weights.fetch_cached(pinned, tmp_path / "cache", lambda line: None)
     assert sum(hub_endpoint.requests.values()) == before
@@ -116,7 +126,9 @@ def test_a_tampered_hub_file_fails_its_listed_digest(
     listed = repo.tree()
     repo.files["config.json"] = b'{"hidden": 5}'
     repo.tree = lambda: listed  # type: ignore[method-assign]
-    entry = weights.Entry("weights[0]", str(tmp_path / "m"), hf="org/model", files=("*.json",))
+    entry = weights.Entry(
+        name="weights[0]", path=str(tmp_path / "m"), hf="org/model", files=("*.json",)
+    )
     with pytest.raises(weights.WeightsError, match=r"config.json: checksum mismatch: .*git-blob"):
         weights.fetch_cached(entry, tmp_path / "cache", lambda line: None)
 
@@ -125,12 +137,14 @@ def test_a_private_repo_needs_the_token_which_never_reaches_the_cdn(
     hub_endpoint: FileServer, tmp_path: Path
 ) -> None:
     _hub(hub_endpoint, token="hf_secret")
-    entry = weights.Entry("weights[0]", str(tmp_path / "m"), hf="org/model", files=("model.*",))
+    entry = weights.Entry(
+        name="weights[0]", path=str(tmp_path / "m"), hf="org/model", files=("model.*",)
+    )
     with pytest.raises(weights.WeightsError, match=r"HTTP 401 .*needs HF_TOKEN"):
         weights.fetch_cached(entry, tmp_path / "cache", lambda line: None)
     token = tmp_path / "HF_TOKEN"
     token.write_text("hf_secret\n")
-    with_token = weights.Entry(**{**entry.__dict__, "token_file": str(token)})
+    with_token = dataclasses.replace(entry, token_file=str(token))
     weights.fetch_cached(with_token, tmp_path / "cache", lambda line: None)
     assert (tmp_path / "m" / "model.safetensors").read_bytes() == MODEL
     cdn = [path for path in hub_endpoint.authorizations if path.startswith("/cdn/")]
@@ -155,7 +169,7 @@ def test_the_fake_hub_serves_what_the_real_hub_client_downloads(
         token=False,
     )
     ours = tmp_path / "ours"
-    entry = weights.Entry("w", str(ours), hf="org/model", files=("*.json", "unet/"))
+    entry = weights.Entry(name="w", path=str(ours), hf="org/model", files=("*.json", "unet/"))
     weights.fetch_cached(entry, tmp_path / "cache", lambda line: None)
     for path in ("config.json", "unet/diffusion.safetensors"):
         assert (Path(got) / path).read_bytes() == repo.files[path] == (ours / path).read_bytes()

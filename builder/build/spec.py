@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rpworker import weights
+
 
 @dataclass(frozen=True)
 class GpuRequirements:
@@ -36,20 +38,14 @@ class RunStep:
     secrets: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class WeightsSource:
-    """A ``weights:`` entry: one file by URL or files of a Hugging Face repository.
+@dataclass(frozen=True, kw_only=True)
+class WeightsSource(weights.Source):
+    """A ``weights:`` entry of rpbuild.yaml.
 
     ``at`` is ``build`` (a layer of the image) or ``runtime`` (the worker fetches it at
     start); ``secret`` names the build secret sent as a bearer token for a URL.
     """
 
-    path: str
-    url: str | None = None
-    sha256: str | None = None
-    hf: str | None = None
-    revision: str = "main"
-    files: tuple[str, ...] = ()
     secret: str | None = None
     at: str = "build"
 

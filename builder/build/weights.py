@@ -34,16 +34,8 @@ class FetchStep:
 def entry(index: int, source: WeightsSource) -> Entry:
     """The runtime's view of entry ``index``; its name leads every message about it."""
     secret = source.secret or (HF_TOKEN if source.hf else None)
-    return Entry(
-        name=f"weights[{index}]",
-        path=source.path,
-        url=source.url,
-        sha256=source.sha256,
-        hf=source.hf,
-        revision=source.revision,
-        files=source.files,
-        token_file=f"/run/secrets/{secret}" if secret and source.at == "build" else None,
-    )
+    token_file = f"/run/secrets/{secret}" if secret and source.at == "build" else None
+    return Entry.of(source, f"weights[{index}]", token_file)
 
 
 def _args(item: Entry) -> tuple[str, ...]:
