@@ -377,7 +377,11 @@ async def main() -> int:
 
 
 def _write(figures: list[Figure], runs: dict[str, dict[str, Run]]) -> None:
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average at the end {load} (1, 5, 15 min)"
+    )
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
         "# rpworker vs runpod 1.12.0",

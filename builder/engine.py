@@ -1,10 +1,15 @@
-"""The only module that runs docker: pick a BuildKit-capable client, build, inspect, run.
+"""The only module that talks to Docker: builds, inspects and runs through the CLI,
+pushes and image lookups through the docker SDK.
 
 Engine messages become typed errors here; callers never parse docker output. The
-docker SDK for Python has no BuildKit, so the CLI is driven directly:
+docker SDK for Python has no BuildKit, so builds drive the CLI:
 ``docker buildx build --load`` when the buildx plugin works, else
 ``DOCKER_BUILDKIT=1 docker build`` with a client older than 23.0 (newer clients
-refuse BuildKit without buildx).
+refuse BuildKit without buildx). The SDK gives pushes as a stream of records.
+
+Both find the engine the same way, the CLI's: ``DOCKER_HOST``, else the
+``DOCKER_CONTEXT`` or current ``docker context`` (the SDK does so from 7.2 on,
+rpbuild's floor).
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ import subprocess
 import tempfile
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import docker
+import docker.errors
 
 from builder.errors import BuildError, DockerUnavailableError, GpuUnavailableError, RpbuildError
 
@@ -287,14 +295,87 @@ def serving_container(image: str, args: Sequence[str]) -> Iterator[Container]:
     """Run IMAGE with ``--network host`` (reachable on 127.0.0.1, never through the
     bridge) until the block ends, then remove it."""
     name = f"rpbuild-{uuid.uuid4().hex[:12]}"
-    docker = client()
+    cli = client()
     with tempfile.TemporaryDirectory(prefix="rpbuild-run-") as tmp:
         log = Path(tmp) / "container.log"
         with log.open("w") as output:
-            argv = [docker, "run", "--rm", "--name", name, "--network", "host", image, *args]
+            argv = [cli, "run", "--rm", "--name", name, "--network", "host", image, *args]
             process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, text=True)
         try:
             yield Container(process, name, log)
         finally:
-            _run([docker, "rm", "--force", name])
+            _run([cli, "rm", "--force", name])
             process.wait(timeout=60)
+
+
+class EngineError(RpbuildError):
+    """The engine refused a request; the message is its own, for the caller to classify."""
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    id: str
+    short_id: str
+    size: int
+    labels: dict[str, str]
+
+
+class Sdk:
+    """The docker SDK's view of the engine: image lookups and push streams."""
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+
+    def image(self, ref: str) -> LocalImage | None:
+        """The local image ``ref`` names, or None."""
+        try:
+            found = self.client.images.get(ref)
+        except docker.errors.ImageNotFound:
+            return None
+        except docker.errors.DockerException as exc:
+            raise DockerUnavailableError(
+                f"the Docker engine failed to look up {ref}: {exc}"
+            ) from exc
+        size = int(found.attrs.get("Size", 0))
+        return LocalImage(str(found.id), str(found.short_id), size, dict(found.labels))
+
+    def push(
+        self, name: str, tag: str, auth: Mapping[str, str] | None
+    ) -> Iterator[Mapping[str, Any]]:
+        """The engine's push stream for ``name:tag``, record by record.
+
+        A refused request is an EngineError carrying the engine's message."""
+        try:
+            yield from self.client.images.push(
+                name, tag, stream=True, decode=True, auth_config=dict(auth) if auth else None
+            )
+        except docker.errors.APIError as exc:
+            raise EngineError(str(exc.explanation or exc)) from exc
+        except docker.errors.DockerException as exc:
+            raise DockerUnavailableError(
+                f"the Docker engine failed during the push: {exc}"
+            ) from exc
+
+
+def _connection() -> dict[str, Any]:
+    """Where the engine is, found as the CLI finds it: ``DOCKER_HOST`` (with its TLS
+    variables), else ``DOCKER_CONTEXT`` or the current context of the docker config."""
+    params: dict[str, Any] = docker.utils.kwargs_from_env()
+    if "base_url" not in params:
+        params |= docker.ContextAPI.kwargs_from_context()
+    return params
+
+
+def sdk() -> Sdk:
+    """The SDK's client for the engine the CLI would use."""
+    params = _connection()
+    where = params.get("base_url", "the default socket")
+    try:
+        client = docker.DockerClient(**params)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise DockerUnavailableError(
+            f"no Docker engine answers at {where} ({exc}): start dockerd, or point "
+            "DOCKER_HOST or `docker context use` at one"
+        ) from exc
+    return Sdk(client)

@@ -55,16 +55,18 @@ def _no_warning(_text: str) -> None:
     """Without a registry lookup there is nothing to warn about."""
 
 
-def _spec(resolved: ResolvedOptions, directory: Path, delivery: Delivery, out: Output) -> BaseSpec:
-    spec = resolve_spec(resolved)
-    return pinned_spec(spec, directory, delivery.pinning, delivery.lookup(), out.warn)
+def _spec(
+    resolved: ResolvedOptions, directory: Path, pinning: Pinning, lookup: DigestLookup, out: Output
+) -> BaseSpec:
+    return pinned_spec(resolve_spec(resolved), directory, pinning, lookup, out.warn)
 
 
 def build_image(resolved: ResolvedOptions, delivery: Delivery, out: Output) -> dict[str, Any]:
     """Build (and verify) the image, then publish it when asked; the JSON result."""
     delivery.check()
     options = resolved.options
-    result = _build(options, _spec(resolved, options.directory, delivery, out), out)
+    spec = _spec(resolved, options.directory, delivery.pinning, delivery.lookup(), out)
+    result = _build(options, spec, out)
     published = _publish(result.images[-1].tags, delivery, out)
     if delivery.metadata_file is not None and published:
         write_metadata(delivery.metadata_file, published["publish"])
@@ -119,13 +121,15 @@ def build_rows(
     metadata file gets one publish result per row."""
     delivery.check()
     results: list[dict[str, Any]] = []
+    lookup = delivery.lookup()
     for number, row in enumerate(rows, 1):
         out.info(f"row {number}/{len(rows)}: {row.name}")
         tags = row.tags(matrix.registry, matrix.repository)
         resolved = resolve_options(
             matrix.directory, {**flags, "tags": tuple(tags)}, row.layer(matrix)
         )
-        built = _build(resolved.options, _spec(resolved, Path("."), delivery, out), out)
+        spec = _spec(resolved, Path("."), delivery.pinning, lookup, out)
+        built = _build(resolved.options, spec, out)
         published = _publish(tags, delivery, out)
         results.append({"name": row.name, **built.as_dict(), **published})
     if delivery.metadata_file is not None:

@@ -11,10 +11,10 @@ holds the GIL for the whole period could delay a ping.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 
@@ -62,5 +62,6 @@ class Heartbeat:
         try:
             with self._opener.open(request, timeout=timeout) as resp:
                 resp.read()
-        except (urllib.error.URLError, OSError) as exc:
-            log.warning("heartbeat failed: %s", exc)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            # Any answer is untrusted: a garbled one must not end the thread (no more pings).
+            log.warning("heartbeat failed: %s", exc or type(exc).__name__)

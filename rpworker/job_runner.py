@@ -40,6 +40,7 @@ class _Channel:
         self._job_id = job_id
         self._queue: asyncio.Queue[tuple[bool, bytes] | None] = asyncio.Queue(CHANNEL_BACKLOG)
         self._sender = asyncio.create_task(self._send_all())
+        self._sender.add_done_callback(self._sender_ended)
         self.streamed = False
 
     async def chunk(self, value: Any) -> None:
@@ -67,6 +68,14 @@ class _Channel:
 
     def discard(self) -> None:
         self._sender.cancel()
+
+    def _sender_ended(self, sender: asyncio.Task[None]) -> None:
+        if not sender.cancelled() and sender.exception() is not None:
+            log.error(
+                "job %s: posting its stream failed (a bug)",
+                self._job_id,
+                exc_info=sender.exception(),
+            )
 
     async def _send_all(self) -> None:
         while (item := await self._queue.get()) is not None:

@@ -147,7 +147,7 @@ class Platform:
             elif "input" not in item:
                 log.warning("job %s has no input; skipped", job_id)
             else:
-                jobs.append({**item, "id": job_id})
+                jobs.append(item if item["id"] is job_id else {**item, "id": job_id})
         return jobs
 
     async def jobs_to_stop(self) -> list[str]:

@@ -167,8 +167,8 @@ class JobStore:
         *,
         buffer_size: int,
         retention_s: float,
-        max_finished: int = 5000,
-        max_bytes: int = 100_000_000,
+        max_finished: int,
+        max_bytes: int,
     ) -> None:
         self.buffer_size = buffer_size
         self.retention_s = retention_s

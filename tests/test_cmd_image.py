@@ -45,13 +45,13 @@ def test_tags_and_repository_name_the_final_image(tmp_path: Path) -> None:
     assert json.loads(repo.output)["images"][1]["tags"][0].startswith("me/w:cuda12.8.1-")
 
 
-def test_a_handler_flag_picks_the_file_and_its_directory(tmp_path: Path) -> None:
+def test_a_handler_flag_picks_a_file_inside_the_project(tmp_path: Path) -> None:
     code = tmp_path / "src"
     code.mkdir()
     (code / "serve.py").write_text("")
-    result = rpbuild("image", "--handler", str(code / "serve.py"), "--dry-run")
+    result = rpbuild("image", str(tmp_path), "--handler", str(code / "serve.py"), "--dry-run")
     assert result.exit_code == 0, result.output
-    assert 'ENTRYPOINT ["rpworker", "/app/serve.py"]' in result.output
+    assert 'ENTRYPOINT ["tini", "--", "rpworker", "/app/src/serve.py"]' in result.output
 
 
 def test_gpu_requirements_are_baked_as_env(tmp_path: Path) -> None:

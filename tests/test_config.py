@@ -197,7 +197,7 @@ def test_image_needs_no_flags_in_an_init_project(project: Path) -> None:
     assert base["tags"][0].startswith("rpbuild/base:cuda12.1.")
     assert "-py3.11-" in base["tags"][0]
     assert app["tags"][0].startswith("ghcr.io/me/w:cuda12.1.")
-    assert 'ENTRYPOINT ["rpworker", "/app/handler.py"]' in app["dockerfile"]
+    assert 'ENTRYPOINT ["tini", "--", "rpworker", "/app/handler.py"]' in app["dockerfile"]
 
 
 def test_flags_override_the_file_and_the_file_fills_the_rest(project: Path) -> None:

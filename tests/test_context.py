@@ -24,7 +24,8 @@ def test_caches_vcs_data_and_dockerignored_files_stay_out(tmp_path: Path) -> Non
         (app / path).write_text(path)
     (app / ".dockerignore").write_text("# big files\nmodels\n*.md\n!notes.md\n")
     source = AppSource(app, "handler.py", app / "requirements.txt")
-    root = app_context(tmp_path / "ctx", source, "FROM x\n")
+    root = tmp_path / "ctx"
+    app_context(root, source, "FROM x\n")
     copied = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     assert copied == [
         "Dockerfile",
@@ -32,6 +33,7 @@ def test_caches_vcs_data_and_dockerignored_files_stay_out(tmp_path: Path) -> Non
         "app/data/keep.txt",
         "app/handler.py",
         "app/lib/util.py",
+        "app/notes.md",
         "app/requirements.txt",
         "requirements.txt",
     ]

@@ -60,5 +60,12 @@ def test_credential_helper_is_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert resolve_credentials(HOST, env=env) == Credentials("helper-user", f"{HOST}-secret")
 
     missing = _config(tmp_path, {"credsStore": "absent-helper"})
-    with pytest.raises(CredentialsError, match="docker-credential-absent-helper is not on PATH"):
+    with pytest.raises(CredentialsError, match=r"absent-helper not installed .* install it"):
         resolve_credentials(HOST, env=missing)
+
+
+def test_docker_hub_is_found_under_the_key_docker_login_writes(tmp_path: Path) -> None:
+    auth = base64.b64encode(b"hubuser:hubpw").decode()
+    env = _config(tmp_path, {"auths": {"https://index.docker.io/v1/": {"auth": auth}}})
+    assert resolve_credentials("docker.io", env=env) == Credentials("hubuser", "hubpw")
+    assert resolve_credentials(HOST, env=env) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import stat
 from pathlib import Path
 
@@ -126,3 +128,28 @@ def test_an_engine_that_does_not_answer_is_an_error_naming_the_fix(
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
     with pytest.raises(DockerUnavailableError, match="Start it"):
         engine.check_engine(engine.Builder("docker", ("docker", "build")))
+
+
+def _docker_context(config: Path, name: str, host: str) -> None:
+    meta = config / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+    meta.mkdir(parents=True)
+    endpoint = {"docker": {"Host": host, "SkipTLSVerify": False}}
+    (meta / "meta.json").write_text(
+        json.dumps({"Name": name, "Metadata": {}, "Endpoints": endpoint})
+    )
+
+
+def test_the_sdk_finds_the_engine_as_the_cli_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "docker-config"
+    _docker_context(config, "elsewhere", f"unix://{tmp_path}/context.sock")
+    (config / "config.json").write_text(json.dumps({"currentContext": "elsewhere"}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    with pytest.raises(DockerUnavailableError, match=r"context\.sock"):
+        engine.sdk()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/host.sock")
+    with pytest.raises(DockerUnavailableError, match=r"host\.sock"):
+        engine.sdk()

@@ -64,6 +64,7 @@ def test_an_app_with_every_option_passes_hadolint(tmp_path: Path) -> None:
         ca_bundle=Path("ca.pem"),
         secrets=("id=pip_conf,src=x",),
         gpu=GpuRequirements(1, 1, "8.0"),
+        user="worker",
     )
     for step in plan(options).steps:
         result = hadolint(step.dockerfile)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from builder import engine
+from builder import __version__, engine
 from builder.build import context, image
 from tests.fixtures.docker_engine import STAND_IN, base_flags, rpbuild, write_wheel
 
@@ -57,6 +57,14 @@ def test_base_image_carries_labels_env_and_a_passing_truth_check(
         "command -v python && python -c 'import rpworker, sys; print(sys.version)'",
     )
     assert python.stdout.startswith("/opt/venv/bin/python\n3.11."), python.stderr
+    # The runtime ships alone: its own distribution and command, nothing of the builder.
+    script = (
+        "command -v rpworker && ! command -v rpbuild && python -c 'import importlib.util as u, "
+        'importlib.metadata as m; print(m.version("rpworker"), '
+        '[n for n in ("builder", "click", "jinja2", "docker") if u.find_spec(n)])\''
+    )
+    shipped = _docker(docker_builder, "run", "--rm", "--entrypoint", "sh", base["id"], "-c", script)
+    assert shipped.stdout == f"/opt/venv/bin/rpworker\n{__version__} []\n", shipped.stderr
 
 
 def test_app_image_runs_the_seed_handler_in_test_mode(
@@ -245,6 +253,7 @@ def test_the_classic_client_builds_the_same_base_as_buildx(
     )
     lines: list[str] = []
     built = engine.build(classic, request, lines.append)
-    same = engine.inspect(docker_builder, step["tags"][0]).layers
+    # By id: the tag is shared with other checkouts building on the same engine.
+    same = engine.inspect(docker_builder, _image(gpu_base, "base")["id"]).layers
     assert engine.inspect(docker_builder, built).layers == same
     assert any(line.endswith("CACHED") for line in lines)

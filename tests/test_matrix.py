@@ -21,9 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _matrix_file(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
+    """The rows written out in full: a matrix file may not use YAML aliases."""
     path = tmp_path / "matrix.yaml"
+    images = [dict(row) for row in rows]
     path.write_text(
-        yaml.safe_dump({"registry": "127.0.0.1:5000", "repository": "t/base", "images": rows})
+        yaml.safe_dump({"registry": "127.0.0.1:5000", "repository": "t/base", "images": images})
     )
     return path
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 import base64
 import http.server
 import json
-import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
-import docker
 import pytest
 
+from builder import engine
 from builder.registry.client import (
     ManifestUnknownError,
     RegistryAuthError,
@@ -24,47 +22,11 @@ from builder.registry.client import (
     TransientRegistryError,
 )
 from builder.registry.credentials import Credentials
-from builder.registry.push import engine, push_tag
+from builder.registry.push import push_tag
 from builder.registry.reference import parse_ref
-from tests.fixtures.registry import LocalRegistry
+from tests.fixtures.registry import Handler, LocalRegistry, answer
 
 DIGEST = "sha256:" + "ab" * 32
-
-Handler = Callable[[http.server.BaseHTTPRequestHandler], None]
-
-
-@pytest.fixture
-def fake_registry() -> Iterator[Callable[[Handler], str]]:
-    """Serve HEAD/GET with a test-supplied handler; returns host:port on 127.0.0.1."""
-    servers: list[http.server.ThreadingHTTPServer] = []
-
-    def start(handle: Handler) -> str:
-        class _Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                handle(self)
-
-            do_HEAD = do_GET
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"127.0.0.1:{server.server_address[1]}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-def _answer(request: http.server.BaseHTTPRequestHandler, code: int, **headers: str) -> None:
-    request.send_response(code)
-    for key, value in headers.items():
-        request.send_header(key.replace("_", "-"), value)
-    request.send_header("Content-Length", "0")
-    request.end_headers()
 
 
 def test_bearer_token_flow_sends_credentials_to_the_realm_and_the_token_back(
@@ -84,11 +46,11 @@ def test_bearer_token_flow_sends_credentials_to_the_realm_and_the_token_back(
             request.wfile.write(body)
         elif request.headers.get("Authorization") == "Bearer t0k":
             seen["accept"] = request.headers.get("Accept", "")
-            _answer(request, 200, Docker_Content_Digest=DIGEST)
+            answer(request, 200, Docker_Content_Digest=DIGEST)
         else:
             realm = f"http://{request.headers['Host']}/token"
             challenge = f'Bearer realm="{realm}",service="reg",scope="repository:a/b:pull"'
-            _answer(request, 401, WWW_Authenticate=challenge)
+            answer(request, 401, WWW_Authenticate=challenge)
 
     host = fake_registry(handle)
     client = RegistryClient(host, Credentials("ci", "pw"))
@@ -108,9 +70,9 @@ def test_transient_5xx_is_retried_then_succeeds(fake_registry: Callable[[Handler
     def handle(request: http.server.BaseHTTPRequestHandler) -> None:
         calls.append(request.command)
         if len(calls) < 3:
-            _answer(request, 503)
+            answer(request, 503)
         else:
-            _answer(request, 200, Docker_Content_Digest=DIGEST)
+            answer(request, 200, Docker_Content_Digest=DIGEST)
 
     host = fake_registry(handle)
     client = RegistryClient(host, retry_delay=0)
@@ -125,7 +87,7 @@ def test_persistent_5xx_gives_up_with_a_typed_error(
 
     def handle(request: http.server.BaseHTTPRequestHandler) -> None:
         calls.append(request.command)
-        _answer(request, 502)
+        answer(request, 502)
 
     client = RegistryClient(fake_registry(handle), attempts=2, retry_delay=0)
     with pytest.raises(TransientRegistryError, match="502"):
@@ -142,11 +104,11 @@ def test_registry_down_is_unreachable(dead_registry_host: str) -> None:
 @pytest.fixture(scope="module")
 def pushed(registry: LocalRegistry) -> Iterator[tuple[str, str]]:
     """A tiny image pushed to the open registry: (reference, digest the engine reported)."""
-    client = engine()
+    sdk = engine.sdk()
     ref = f"{registry.host}/rpbuild/registry-test:v1"
-    client.api.import_image_from_data(b"", repository=ref.rsplit(":", 1)[0], tag="v1")
-    yield ref, push_tag(client, parse_ref(ref), None).digest
-    client.images.remove(ref)
+    sdk.client.api.import_image_from_data(b"", repository=ref.rsplit(":", 1)[0], tag="v1")
+    yield ref, push_tag(sdk, parse_ref(ref), None).digest
+    sdk.client.images.remove(ref)
 
 
 @pytest.mark.registry
@@ -174,7 +136,7 @@ def test_basic_auth(auth_registry: LocalRegistry, tiny_image: Callable[..., str]
     assert auth_registry.username and auth_registry.password
     good = Credentials(auth_registry.username, auth_registry.password)
     ref = parse_ref(tiny_image(f"{auth_registry.host}/rpbuild/auth-test:v1"))
-    digest = push_tag(docker.from_env(), ref, good).digest
+    digest = push_tag(engine.sdk(), ref, good).digest
 
     assert RegistryClient(auth_registry.host, good).manifest_digest(ref) == digest
     with pytest.raises(RegistryAuthError, match="docker login"):

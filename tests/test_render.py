@@ -95,7 +95,7 @@ def test_the_layer_order_puts_torch_before_the_runtime_and_code_last(hello: Path
     assert built.app is not None
     app = built.app.dockerfile
     assert app.index("pip install -r /app/requirements.txt") < app.index("COPY app/ /app/")
-    assert app.rstrip().endswith('ENTRYPOINT ["rpworker", "/app/handler.py"]')
+    assert app.rstrip().endswith('ENTRYPOINT ["tini", "--", "rpworker", "/app/handler.py"]')
     assert "CMD" not in app
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from watchfiles import Change
 
 from builder.commands.cmd_init import init
 from builder.dev import reload
@@ -101,9 +102,7 @@ def project(tmp_path: Path) -> Path:
 def serve(project: Path) -> Iterator[Serve]:
     running = Serve(project)
     yield running
-    if running.process.poll() is None:
-        running.process.kill()
-        running.process.wait()
+    running.stop()  # Ctrl-C, so the worker is stopped too (a kill would orphan it)
 
 
 def alive(pid: int) -> bool:
@@ -173,22 +172,18 @@ def test_a_port_in_use_is_refused(project: Path) -> None:
 
 
 def test_changes_are_described(tmp_path: Path) -> None:
-    (tmp_path / "handler.py").write_text("a")
-    (tmp_path / "old.json").write_text("{}")
-    (tmp_path / ".venv").mkdir()
-    (tmp_path / ".venv" / "x.py").write_text("")
-    (tmp_path / "model.bin").write_text("weights")
-    before = reload.snapshot(tmp_path)
-    assert sorted(p.name for p in before) == ["handler.py", "old.json"]
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "util.py").write_text("b")
-    (tmp_path / "old.json").unlink()
-    (tmp_path / "handler.py").write_text("changed")
-    (tmp_path / "model.bin").write_text("other weights")
-    after = reload.snapshot(tmp_path)
-    assert reload.changes(before, after, tmp_path) == [
+    batch = {
+        (Change.modified, str(tmp_path / "handler.py")),
+        (Change.deleted, str(tmp_path / "old.json")),
+        (Change.added, str(tmp_path / "pkg" / "util.py")),
+        (Change.added, str(tmp_path / ".venv" / "x.py")),
+        (Change.modified, str(tmp_path / "__pycache__" / "h.py")),
+        (Change.modified, str(tmp_path / "model.bin")),
+        (Change.modified, str(tmp_path / ".handler.py.swp")),
+    }
+    assert reload.describe(batch, tmp_path) == [
         "handler.py changed",
         "old.json removed",
         "pkg/util.py added",
     ]
-    assert reload.changes(after, reload.snapshot(tmp_path), tmp_path) == []
+    assert reload.describe({(Change.modified, "/elsewhere/x.py")}, tmp_path) == []

@@ -8,7 +8,6 @@ what is allowed) and :func:`resolve` (the typed config, unset keys ``None``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,24 +15,30 @@ from typing import Any
 
 import yaml
 
-from builder.build import compat
+from builder.build import compat, user_yaml
 from builder.build.spec import RunStep, WeightsSource
 from builder.errors import InputError
 from builder.registry.reference import parse_ref
+from builder.values import (
+    BUILD_ARG,
+    DEB_PACKAGE,
+    FILE_PATTERN,
+    HF_REPO,
+    IMAGE_PATH,
+    MAJOR_MINOR,
+    REVISION,
+    SECRET_ID,
+    SHA256,
+    URL,
+    VERSION,
+    is_user,
+    matches,
+    shown,
+)
 
 FILE_NAME = "rpbuild.yaml"
 
-_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
-_MAJOR_MINOR = re.compile(r"^\d+\.\d+$")
-_DEB_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[\w.+:~-]+)?$")
 _FLAVORS = ("base", "runtime", "devel")
-_SECRET_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
-_IMAGE_PATH = re.compile(r"^(/[\w.+@=-]+)+/?$")
-_URL = re.compile(r"^https?://\S+$")
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
-_HF_REPO = re.compile(r"^([\w.-]+/)?[\w.-]+$")
-_REVISION = re.compile(r"^[\w.][\w./-]*$")
-_PATTERN = re.compile(r"^[^\s-]\S*$")
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class ConfigIssue:
     allowed: str | None = None
 
     def describe(self, path: Path) -> str:
-        text = f"{path}: {self.key}: {self.message} (got {self.value!r})"
+        text = f"{path}: {self.key}: {self.message} (got {shown(self.value)})"
         return f"{text}; allowed: {self.allowed}" if self.allowed else text
 
 
@@ -71,6 +76,14 @@ def _is_tagged_ref(text: str) -> bool:
         return parse_ref(text).digest is None
     except InputError:
         return False
+
+
+def _is_image_ref(text: str) -> bool:
+    try:
+        parse_ref(text)
+    except InputError:
+        return False
+    return True
 
 
 def _is_repository(text: str) -> bool:
@@ -122,12 +135,14 @@ def _list_of(item: Validator, allowed: str) -> Validator:
     return check
 
 
-def _mapping_of_scalars(key: str, value: Any) -> ConfigIssue | None:
+def _build_args(key: str, value: Any) -> ConfigIssue | None:
     scalars = (str, int, float, bool)
     if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, scalars) for k, v in value.items()
+        matches(BUILD_ARG, k) and isinstance(v, scalars) for k, v in value.items()
     ):
-        return ConfigIssue(key, value, "must map names to values", "NAME: value pairs")
+        return ConfigIssue(
+            key, value, "must map names to values", "NAME: value pairs, NAME like MODEL_ID"
+        )
     return None
 
 
@@ -145,27 +160,27 @@ def _text(key: str, value: Any) -> ConfigIssue | None:
 
 def _is_image_path(text: str) -> bool:
     """An absolute path in the image, with no ``..`` or empty segment."""
-    return bool(_IMAGE_PATH.match(text)) and ".." not in text.split("/")
+    return bool(IMAGE_PATH.fullmatch(text)) and ".." not in text.split("/")
 
 
 WEIGHTS_FIELDS: dict[str, Validator] = {
-    "url": _string(_URL.match, "an http(s) URL"),
-    "hf": _string(_HF_REPO.match, "a Hugging Face repository such as org/model"),
-    "revision": _string(_REVISION.match, "a branch, tag or commit of the repository"),
+    "url": _string(URL.fullmatch, "an http(s) URL"),
+    "hf": _string(HF_REPO.fullmatch, "a Hugging Face repository such as org/model"),
+    "revision": _string(REVISION.fullmatch, "a branch, tag or commit of the repository"),
     "files": _list_of(
-        _string(_PATTERN.match, "a file pattern"),
+        _string(FILE_PATTERN.fullmatch, "a file pattern"),
         "a list of file patterns such as ['*.safetensors', 'unet/']",
     ),
     "path": _string(_is_image_path, "an absolute path in the image such as /models/model.bin"),
-    "sha256": _string(_SHA256.match, "64 hexadecimal digits (sha256sum FILE)"),
-    "secret": _string(_SECRET_ID.match, "a build secret id such as MODEL_TOKEN"),
+    "sha256": _string(SHA256.fullmatch, "64 hexadecimal digits (sha256sum FILE)"),
+    "secret": _string(SECRET_ID.fullmatch, "a build secret id such as MODEL_TOKEN"),
     "at": _choice(("build", "runtime")),
 }
 
 RUN_FIELDS: dict[str, Validator] = {
     "command": _text,
     "secrets": _list_of(
-        _string(_SECRET_ID.match, "a build secret id"),
+        _string(SECRET_ID.fullmatch, "a build secret id"),
         "a list of build secret ids such as [github_token]",
     ),
 }
@@ -214,10 +229,10 @@ def _run_step(key: str, value: Any) -> ConfigIssue | None:
 _PYTHON_HINT = " (unquoted, YAML reads 3.10 as the number 3.1)"
 
 FIELDS: dict[str, Validator] = {
-    "cuda": _string(_VERSION.match, 'a CUDA release such as "12.1" or "12.4.1"'),
-    "python": _string(_MAJOR_MINOR.match, 'a Python version such as "3.11"', _PYTHON_HINT),
-    "torch": _string(_VERSION.match, 'a torch release such as "2.4.1", or null for none'),
-    "ubuntu": _string(_MAJOR_MINOR.match, 'an Ubuntu release such as "22.04"'),
+    "cuda": _string(VERSION.fullmatch, 'a CUDA release such as "12.1" or "12.4.1"'),
+    "python": _string(MAJOR_MINOR.fullmatch, 'a Python version such as "3.11"', _PYTHON_HINT),
+    "torch": _string(VERSION.fullmatch, 'a torch release such as "2.4.1", or null for none'),
+    "ubuntu": _string(MAJOR_MINOR.fullmatch, 'an Ubuntu release such as "22.04"'),
     "flavor": _choice(_FLAVORS),
     "repository": _string(_is_repository, "an image repository such as ghcr.io/you/worker"),
     "tags": _list_of(
@@ -227,29 +242,32 @@ FIELDS: dict[str, Validator] = {
     "handler": _relative_file,
     "requirements": _relative_file,
     "system_packages": _list_of(
-        _string(_DEB_PACKAGE.match, "apt package"), "a list of apt package names such as [ffmpeg]"
+        _string(DEB_PACKAGE.fullmatch, "apt package"),
+        "a list of apt package names such as [ffmpeg]",
     ),
-    "base_image": _text,
+    "base_image": _string(_is_image_ref, "an image reference such as nvidia/cuda:12.4.1-base"),
     "run": _list_of(_run_step, "a list of shell commands, or {command: ..., secrets: [id]}"),
     "weights": _list_of(_weights_entry, "a list of {url: or hf:, path:, ...} entries"),
     "network": _choice(("host", "default")),
-    "build_args": _mapping_of_scalars,
+    "build_args": _build_args,
     "ca_bundle": _text,
     "platform": _text,
+    "user": _string(is_user, "a non-root user name such as worker (lower case, 32 characters)"),
+    "include": _list_of(_text, "a list of files or patterns in the project, e.g. [.env.example]"),
 }
 """Top-level keys and their checks; ``null`` always means "use the default"."""
 
 GPU_FIELDS: dict[str, Validator] = {
     "min_gpus": _int(1),
     "min_gpu_memory": _int(1, " (MB of free memory per GPU)"),
-    "min_compute_capability": _string(_MAJOR_MINOR.match, 'a compute capability such as "8.0"'),
+    "min_compute_capability": _string(MAJOR_MINOR.fullmatch, 'a compute capability such as "8.0"'),
 }
 
 
 def parse(path: Path) -> dict[str, Any]:
     """The raw mapping, or a ProjectConfigError if the file is not a YAML mapping."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = user_yaml.load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "file"
@@ -301,7 +319,7 @@ def validate(raw: Mapping[str, Any], known_cuda: Sequence[str] = ()) -> list[Con
     if (
         known_cuda
         and isinstance(cuda, str)
-        and _VERSION.match(cuda)
+        and VERSION.fullmatch(cuda)
         and not any(compat.is_release_of(release, cuda) for release in known_cuda)
     ):
         issues.append(ConfigIssue("cuda", cuda, "unknown CUDA release", ", ".join(known_cuda)))
@@ -333,6 +351,8 @@ class ProjectConfig:
     min_gpus: int | None = None
     min_gpu_memory: int | None = None
     min_compute_capability: str | None = None
+    user: str | None = None
+    include: tuple[str, ...] = ()
 
     @property
     def directory(self) -> Path:
@@ -346,6 +366,7 @@ def resolve(path: Path, raw: Mapping[str, Any]) -> ProjectConfig:
     values.update({k: v for k, v in gpu.items() if v is not None})
     values["tags"] = tuple(values.get("tags", ()))
     values["system_packages"] = tuple(values.get("system_packages", ()))
+    values["include"] = tuple(values.get("include", ()))
     values["build_args"] = {k: _yaml_scalar(v) for k, v in values.get("build_args", {}).items()}
     values["run"] = tuple(_resolve_step(step) for step in values.get("run", ()))
     values["weights"] = tuple(_resolve_weights(entry) for entry in values.get("weights", ()))

@@ -17,12 +17,14 @@ from typing import Any
 from builder import engine
 from builder.build import labels, render, runtime_wheel, tags, verify, weights
 from builder.build.context import AppSource, app_context, base_context
+from builder.build.option_checks import check_options
 from builder.build.spec import BaseSpec, ImageOptions
 from builder.errors import InputError, Source, flag
 
 DEFAULT_HANDLER = "handler.py"
 DEFAULT_REQUIREMENTS = "requirements.txt"
 RUNTIME_WHEEL = runtime_wheel.WHEEL_NAME
+LEFT_OUT_REASON = "looks like a credential (list it under include: in rpbuild.yaml to keep it)"
 
 
 @dataclass(frozen=True)
@@ -100,18 +102,24 @@ def find_app(options: ImageOptions) -> AppSource | None:
     handler = handler.resolve()
     root = directory.resolve()
     if root not in handler.parents:
-        root = handler.parent
+        raise InputError(
+            f"{handler} must be inside the project directory {root}, which is the build "
+            "context: move the handler into it, or pass the handler's own directory as DIR",
+            flag("handler"),
+        )
     requirements = options.requirements
     if requirements is not None and not requirements.is_file():
         raise InputError(f"{requirements} is not a file", flag("requirements"))
     if requirements is None and (root / DEFAULT_REQUIREMENTS).is_file():
         requirements = root / DEFAULT_REQUIREMENTS
-    return AppSource(root, handler.relative_to(root).as_posix(), requirements)
+    return AppSource(root, handler.relative_to(root).as_posix(), requirements, options.include)
 
 
 def plan(options: ImageOptions, spec: BaseSpec) -> Plan:
     """Render everything for ``spec`` (resolved from ``options``, its base perhaps pinned
-    to a digest); touches no engine, builds nothing."""
+    to a digest); touches no engine, builds nothing. Options made without
+    :func:`~builder.build.options.resolve_options` get their values checked here."""
+    check_options(options)
     source = find_app(options)
     ca_bundle, pip_conf = options.ca_bundle is not None, "pip_conf" in options.secret_ids()
     version = tags.axes(spec)
@@ -159,13 +167,14 @@ def _check_step_secrets(options: ImageOptions) -> None:
 
 
 def _final(data: render.RenderInput, options: ImageOptions) -> render.RenderInput:
-    """The last image built carries the GPU requirements, extra system packages, the
-    project's weights and build steps."""
+    """The last image built carries the GPU requirements, extra system packages, user,
+    the project's weights and build steps."""
     manifest = weights.runtime_manifest(options.weights)
     return replace(
         data,
         system_packages=options.system_packages,
         gpu_env=options.gpu.env(),
+        user=options.user or "",
         weights_steps=weights.fetch_steps(options.weights),
         hub=weights.uses_hub(options.weights),
         runtime_weights=weights.MANIFEST_FILE if manifest else "",
@@ -196,13 +205,14 @@ def build(options: ImageOptions, spec: BaseSpec, sink: Callable[[str], None]) ->
     result = BuildResult(the_plan.spec)
     secrets, build_args = _build_inputs(options)
     with tempfile.TemporaryDirectory(prefix="rpbuild-ctx-") as tmp:
+        base_context(Path(tmp) / "base", wheel, the_plan.base.dockerfile, RUNTIME_WHEEL)
+        if the_plan.app is not None:
+            assert the_plan.source is not None
+            app = app_context(Path(tmp) / "app", the_plan.source, the_plan.app.dockerfile)
+            for path in app.left_out:
+                sink(f"rpbuild: left out {path}: {LEFT_OUT_REASON}")
         for step in the_plan.steps:
             root = Path(tmp) / step.kind
-            if step.kind == "base":
-                base_context(root, wheel, step.dockerfile, RUNTIME_WHEEL)
-            else:
-                assert the_plan.source is not None
-                app_context(root, the_plan.source, step.dockerfile)
             for name, text in step.files:
                 (root / name).write_text(text, encoding="utf-8")
             sink(f"rpbuild: building the {step.kind} image {step.tags[0]} ({builder.kind})")

@@ -16,10 +16,11 @@ from typing import Any
 
 import yaml
 
-from builder.build import compat, tags
+from builder.build import compat, tags, user_yaml
 from builder.build.options import Layer
 from builder.build.spec import BaseSpec, ImageOptions
 from builder.errors import IncompatibleChoiceError, InputError, Source
+from builder.values import shown
 
 MATRIX_FILE = "matrix.yaml"
 AXES = ("cuda", "python", "torch", "ubuntu", "flavor")
@@ -87,7 +88,7 @@ def _read(path: Path | None) -> tuple[str, Path, Any]:
         text = shipped.joinpath(MATRIX_FILE).read_text("utf-8")
         return f"images/{MATRIX_FILE}", Path(str(shipped)), yaml.safe_load(text)
     try:
-        return str(path), path.parent, yaml.safe_load(path.read_text(encoding="utf-8"))
+        return str(path), path.parent, user_yaml.load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise MatrixError(str(path), [f"cannot read the matrix: {exc}"]) from exc
 
@@ -99,7 +100,7 @@ def _row(index: int, raw: Any, problems: list[str], data: compat.CompatData) -> 
         return None
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        problems.append(f"{where}: name {name!r} must be kebab-case ([a-z0-9] and '-')")
+        problems.append(f"{where}: name {shown(name)} must be kebab-case ([a-z0-9] and '-')")
         return None
     where = f"row {name!r}"
     before = len(problems)
@@ -107,7 +108,7 @@ def _row(index: int, raw: Any, problems: list[str], data: compat.CompatData) -> 
         problems.append(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_ROW_KEYS)}")
     for axis in AXES:
         if not isinstance(raw.get(axis), str):
-            problems.append(f"{where}: {axis} must be a quoted string, got {raw.get(axis)!r}")
+            problems.append(f"{where}: {axis} must be a quoted string, got {shown(raw.get(axis))}")
     if not isinstance(raw.get("default", True), bool):
         problems.append(f"{where}: default must be true or false")
     if len(problems) > before:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.build import compat, config
+from builder.build.option_checks import check_options
 from builder.build.spec import BaseSpec, GpuRequirements, ImageOptions
 from builder.errors import IncompatibleChoiceError, InputError, Source, flag
 
@@ -28,12 +29,13 @@ SCALARS = (
     "base_image",
     "platform",
     "network",
+    "user",
 )
 """Options a file sets like the flag of the same name."""
 FILES = ("handler", "requirements", "ca_bundle")
 """Options naming a file: a flag's path is as given, a file's is relative to the file."""
 GPU = ("min_gpus", "min_gpu_memory", "min_compute_capability")
-FILE_ONLY = ("tags", "system_packages", "run_steps", "weights")
+FILE_ONLY = ("tags", "system_packages", "include", "run_steps", "weights")
 """Lists a file sets (``tags`` also by flag); ``run_steps`` is the file's ``run:``."""
 FLAG_ONLY = ("secrets", "no_cache", "template", "verify")
 """Options only the command line sets."""
@@ -60,6 +62,7 @@ class Layer:
             "system_packages": project.system_packages,
             "run_steps": project.run,
             "weights": project.weights,
+            "include": project.include,
             "build_args": project.build_args,
         }
         return cls(str(project.path), project.directory, values)
@@ -110,6 +113,7 @@ def resolve_options(
         values.pop("min_compute_capability", None),
     )
     options = ImageOptions(directory=directory, gpu=gpu, **values)
+    check_options(options, sources)
     return ResolvedOptions(options, sources)
 
 

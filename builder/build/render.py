@@ -7,6 +7,7 @@ Same inputs, same bytes: no clock, no environment, sorted mappings. A user templ
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -46,6 +47,7 @@ class RenderInput:
     runtime_weights: str = ""
     weights_manifest: str = MANIFEST
     run_steps: tuple[RunStep, ...] = ()
+    user: str = ""
 
 
 def base_input(spec: BaseSpec, **extra: Any) -> RenderInput:
@@ -64,12 +66,31 @@ CA_ENV = ("PIP_CERT", "SSL_CERT_FILE")
 """What a ``run:`` step's tools read for the CA bundle (pip; OpenSSL: curl, git, Python)."""
 
 
+def shell_word(value: str) -> str:
+    """One word of a RUN step's shell command, quoted for ``sh``. Values were checked
+    before rendering; a line break here would end the instruction, so it is a bug."""
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValueError(f"control character in a shell word: {value!r}")
+    return shlex.quote(value)
+
+
 def exec_form(command: str, ca_bundle: bool) -> str:
     """A ``run:`` command as RUN's JSON form: any text, newlines included, stays one line
     of the Dockerfile and reaches ``sh -c`` unchanged."""
     env = [f"{name}=/run/secrets/ca_bundle" for name in CA_ENV] if ca_bundle else []
     prefix = ["/usr/bin/env", *env] if env else []
     return json.dumps([*prefix, "/bin/sh", "-c", command])
+
+
+def quoted(value: str) -> str:
+    """A double-quoted Dockerfile word (LABEL, ENV): ``\\``, ``"`` and ``$`` escaped.
+
+    A line break cannot be escaped there; every value was checked before rendering,
+    so one here is a bug.
+    """
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValueError(f"control character in a Dockerfile value: {value!r}")
+    return '"' + re.sub(r'([\\"$])', r"\\\1", value) + '"'
 
 
 def _environment(template: Path | None) -> jinja2.Environment:
@@ -84,8 +105,9 @@ def _environment(template: Path | None) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters["sh"] = shlex.quote
+    env.filters["sh"] = shell_word
     env.filters["exec_form"] = exec_form
+    env.filters["quoted"] = quoted
     return env
 
 

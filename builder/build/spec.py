@@ -77,6 +77,8 @@ class ImageOptions:
     template: Path | None = None
     gpu: GpuRequirements = field(default_factory=GpuRequirements)
     verify: bool = True
+    user: str | None = None
+    include: tuple[str, ...] = ()
 
     def secret_ids(self) -> set[str]:
         """The ids of ``--secret id=NAME,...`` (buildx's syntax)."""

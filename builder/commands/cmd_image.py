@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,7 @@ from builder.commands.options import (
 )
 from builder.output import Output
 from builder.pipeline import Delivery, build_image, plan_image
-
-_CAPABILITY = re.compile(r"^\d+\.\d+$")
+from builder.values import MAJOR_MINOR, matches, shown
 
 
 def _key_values(
@@ -31,7 +29,7 @@ def _key_values(
     for value in values:
         key, sep, rest = value.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{value!r} must look like KEY=VALUE", param=param)
+            raise click.BadParameter(f"{shown(value)} must look like KEY=VALUE", param=param)
         pairs.append((key, rest))
     return tuple(pairs)
 
@@ -43,14 +41,14 @@ def _secret_specs(
         fields = dict(part.partition("=")[::2] for part in value.split(","))
         if not fields.get("id") or not (fields.get("src") or fields.get("env")):
             raise click.BadParameter(
-                f"{value!r} must look like id=NAME,src=FILE (or id=NAME,env=VAR)", param=param
+                f"{shown(value)} must look like id=NAME,src=FILE (or id=NAME,env=VAR)", param=param
             )
     return values
 
 
 def _capability(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not _CAPABILITY.match(value):
-        raise click.BadParameter(f"{value!r} must look like 8.0 (major.minor)", param=param)
+    if value is not None and not matches(MAJOR_MINOR, value):
+        raise click.BadParameter(f"{shown(value)} must look like 8.0 (major.minor)", param=param)
     return value
 
 
@@ -112,6 +110,7 @@ def _print_plan(out: Output, plan: image_lib.Plan) -> None:
     metavar="X.Y",
     help="Refuse to start on GPUs below this compute capability.",
 )
+@click.option("--user", metavar="NAME", help="Run the worker as this non-root user.")
 @click.option("--verify/--no-verify", default=True, help="Check the image against its tag.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and Dockerfiles; run no docker.")
 @json_option

@@ -11,6 +11,7 @@ from builder.build import config
 from builder.commands.base import Command, json_option, pass_output
 from builder.dev import scaffold
 from builder.output import Output
+from builder.values import shown
 
 DEFAULT_CUDA = "12.1"
 DEFAULT_PYTHON = "3.11"
@@ -50,7 +51,9 @@ def init(
     issues = config.validate({"repository": project.repository, "cuda": cuda, "python": python})
     if issues:
         raise click.UsageError(
-            "\n".join(f"--{i.key} {i.value!r}: {i.message}; allowed: {i.allowed}" for i in issues)
+            "\n".join(
+                f"--{i.key} {shown(i.value)}: {i.message}; allowed: {i.allowed}" for i in issues
+            )
         )
     paths = scaffold.write(directory, project, force=force)
     out.result(

@@ -1,9 +1,9 @@
 """Run a worker process and restart it whenever the project's files change.
 
-Changes are found by polling modification times: no file-watching dependency,
-and it behaves the same on every filesystem (bind mounts and network shares
-included). A crashed worker is not restarted in a loop; it waits for the next
-change, which is usually the fix.
+Changes come from the kernel (inotify, through watchfiles; polling only where the
+filesystem gives no events), grouped until an editor has finished saving. A
+crashed worker is not restarted in a loop; it waits for the next change, which is
+usually the fix. This is the CLI's side only: images never carry watchfiles.
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+
+import watchfiles
+from watchfiles import Change
 
 from builder.output import Output
 
@@ -25,46 +28,27 @@ WATCHED_SUFFIXES = frozenset({".py", ".json", ".yaml", ".yml", ".toml", ".txt", 
 IGNORED_DIRS = frozenset({"__pycache__", "node_modules", "venv", "site-packages"})
 """Besides hidden directories (.git, .venv, caches), which are never watched."""
 
-Snapshot = dict[Path, tuple[int, int]]
+_DONE = {Change.added: "added", Change.modified: "changed", Change.deleted: "removed"}
 
 
-def _watched(directory: Path) -> Iterator[Path]:
-    for path in directory.iterdir():
-        if path.name.startswith("."):
-            continue
-        if path.is_dir():
-            if path.name not in IGNORED_DIRS:
-                yield from _watched(path)
-        elif path.suffix in WATCHED_SUFFIXES:
-            yield path
+def watched(path: Path, root: Path) -> bool:
+    """Whether a change to ``path`` (below ``root``) restarts the worker."""
+    if root not in path.parents:
+        return False
+    parts = path.relative_to(root).parts
+    if any(part.startswith(".") or part in IGNORED_DIRS for part in parts[:-1]):
+        return False
+    return not parts[-1].startswith(".") and path.suffix in WATCHED_SUFFIXES
 
 
-def snapshot(directory: Path) -> Snapshot:
-    """Modification time and size of every watched file below ``directory``."""
-    files: Snapshot = {}
-    for path in _watched(directory):
-        try:
-            stat = path.stat()
-        except FileNotFoundError:  # removed while walking
-            continue
-        files[path] = (stat.st_mtime_ns, stat.st_size)
-    return files
-
-
-def changes(before: Snapshot, after: Snapshot, root: Path) -> list[str]:
-    """Human descriptions, e.g. ``handler.py changed``, sorted by path."""
-    described = []
-    for path in sorted(before.keys() | after.keys()):
-        if path not in after:
-            what = "removed"
-        elif path not in before:
-            what = "added"
-        elif before[path] != after[path]:
-            what = "changed"
-        else:
-            continue
-        described.append(f"{path.relative_to(root)} {what}")
-    return described
+def describe(batch: Iterable[tuple[Change, str]], root: Path) -> list[str]:
+    """Human descriptions of the watched changes, e.g. ``handler.py changed``, by path."""
+    latest = {Path(path): change for change, path in batch}
+    return [
+        f"{path.relative_to(root).as_posix()} {_DONE[latest[path]]}"
+        for path in sorted(latest)
+        if watched(path, root)
+    ]
 
 
 def answers(address: tuple[str, int]) -> bool:
@@ -93,6 +77,7 @@ class Supervisor:
     out: Output
     ready_address: tuple[str, int] | None = None
     interval: float = 0.3
+    """How often, without changes, to look whether the worker has exited."""
     ready_timeout: float = 60.0
     stop_timeout: float = 5.0
 
@@ -100,17 +85,19 @@ class Supervisor:
         """Until Ctrl-C or SIGTERM; the exit status for the command line."""
         previous = signal.signal(signal.SIGTERM, _raise_stop)
         process: subprocess.Popen[bytes] | None = None
+        root = self.directory.resolve()
         try:
-            files = snapshot(self.directory)
+            batches = watchfiles.watch(
+                root,
+                watch_filter=lambda _change, path: watched(Path(path), root),
+                rust_timeout=int(self.interval * 1000),
+                yield_on_timeout=True,
+            )
+            next(batches)  # watching from here: no edit made while the worker starts is lost
             process = self._start()
-            while True:
-                time.sleep(self.interval)
-                current = snapshot(self.directory)
-                if current != files:
-                    current = self._settled(current)
-                described = changes(files, current, self.directory)
+            for batch in batches:
+                described = describe(batch, root)
                 if described:
-                    files = current
                     self.out.info(f"{', '.join(described)}: restarting the worker")
                     self._stop(process)
                     process = self._start()
@@ -123,15 +110,7 @@ class Supervisor:
             return 0
         finally:
             signal.signal(signal.SIGTERM, previous)
-
-    def _settled(self, current: Snapshot) -> Snapshot:
-        """A snapshot taken once saving has finished (editors write in several steps)."""
-        while True:
-            time.sleep(self.interval / 3)
-            again = snapshot(self.directory)
-            if again == current:
-                return current
-            current = again
+        return 0
 
     def _start(self) -> subprocess.Popen[bytes]:
         self.out.detail(f"running {' '.join(self.command)} in {self.directory}")

@@ -3,11 +3,14 @@
 Verification after a push and the lock file both need the registry's own answer, not
 the engine's. Auth follows the registry's challenge: basic, or the bearer token flow
 (Docker Hub, GHCR). Loopback registries are spoken to over plain HTTP, as Docker does.
+Credentials never follow a redirect to another origin: registries send blob and
+manifest downloads to storage hosts, and urllib would forward the password there.
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 import ipaddress
 import json
 import re
@@ -17,7 +20,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from email.message import Message
-from typing import cast
+from typing import IO, cast
 
 from builder.errors import RpbuildError
 from builder.registry.credentials import Credentials, resolve_credentials
@@ -31,6 +34,7 @@ MANIFEST_MEDIA_TYPES = (
     "application/vnd.oci.image.index.v1+json",
 )
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class RegistryError(RpbuildError):
@@ -70,6 +74,36 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def keeps_authorization(old_url: str, new_url: str) -> bool:
+    """Whether a redirect may carry Authorization: only to the same scheme, host and
+    port, so never to another host nor from HTTPS down to plain HTTP."""
+    old = urllib.parse.urlsplit(old_url)
+    new = urllib.parse.urlsplit(urllib.parse.urljoin(old_url, new_url))
+
+    def origin(url: urllib.parse.SplitResult) -> tuple[str, str | None, int | None]:
+        return url.scheme, url.hostname, url.port or _DEFAULT_PORTS.get(url.scheme)
+
+    return origin(old) == origin(new)
+
+
+class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
+    """Follows redirects as urllib does, minus Authorization across origins."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and not keeps_authorization(req.full_url, newurl):
+            new.remove_header("Authorization")
+        return new
+
+
 def _basic(credentials: Credentials) -> str:
     pair = f"{credentials.username}:{credentials.password}"
     return "Basic " + base64.b64encode(pair.encode()).decode()
@@ -94,7 +128,7 @@ class RegistryClient:
         self.retry_delay = retry_delay
         self._scheme = "http" if is_loopback(registry) else "https"
         self._tokens: dict[str, str] = {}
-        handlers: list[urllib.request.BaseHandler] = []
+        handlers: list[urllib.request.BaseHandler] = [_SameOriginAuth()]
         if is_loopback(registry):
             handlers.append(urllib.request.ProxyHandler({}))
         self._opener = urllib.request.build_opener(*handlers)

@@ -2,26 +2,25 @@
 
 Order: explicit (--username + --password-stdin), then the environment
 (RPBUILD_REGISTRY_USERNAME / RPBUILD_REGISTRY_PASSWORD), then the docker config
-($DOCKER_CONFIG/config.json or ~/.docker/config.json: credHelpers, credsStore, auths).
+($DOCKER_CONFIG/config.json or ~/.docker/config.json: credHelpers, credsStore,
+auths), read by the docker SDK's own auth module as `docker login` wrote it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import os
-import subprocess
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker.auth
+import docker.errors
+
 from builder.errors import RpbuildError
-from builder.registry.reference import DOCKER_HUB
 
 ENV_USERNAME = "RPBUILD_REGISTRY_USERNAME"
 ENV_PASSWORD = "RPBUILD_REGISTRY_PASSWORD"
-_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io")
 
 
 @dataclass(frozen=True)
@@ -61,67 +60,27 @@ def resolve_credentials(
         if ENV_PASSWORD not in env:
             raise CredentialsError(f"{ENV_USERNAME} is set but {ENV_PASSWORD} is not: set both")
         return Credentials(env[ENV_USERNAME], env[ENV_PASSWORD])
-    return _from_docker_config(registry, docker_config_path(env))
+    return _from_docker_config(registry, docker_config_path(env), env)
 
 
-def _config_keys(registry: str) -> tuple[str, ...]:
-    if registry == DOCKER_HUB:
-        return _HUB_KEYS
-    return (registry, f"https://{registry}", f"http://{registry}")
-
-
-def _from_docker_config(registry: str, path: Path) -> Credentials | None:
+def _from_docker_config(registry: str, path: Path, env: Mapping[str, str]) -> Credentials | None:
     if not path.is_file():
         return None
     try:
-        config = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise CredentialsError(f"cannot read the docker config {path}: {exc}") from exc
-    keys = _config_keys(registry)
-    helpers = config.get("credHelpers") or {}
-    for key in keys:
-        if key in helpers:
-            return _from_helper(helpers[key], key)
-    auths = config.get("auths") or {}
-    for key in keys:
-        if key in auths:
-            found = _from_auth_entry(auths[key], path, key)
-            if found is not None:
-                return found
-    if config.get("credsStore"):
-        return _from_helper(config["credsStore"], keys[0], missing_ok=True)
-    return None
-
-
-def _from_auth_entry(entry: Mapping[str, str], path: Path, key: str) -> Credentials | None:
-    if entry.get("username") and entry.get("password"):
-        return Credentials(entry["username"], entry["password"])
-    if not entry.get("auth"):
-        return None  # written by a credential store: the helper has it
-    malformed = CredentialsError(f"{path}: auths[{key!r}].auth is not base64 of user:password")
-    try:
-        user, sep, secret = base64.b64decode(entry["auth"]).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise malformed from exc
-    if not sep:
-        raise malformed
-    return Credentials(user, secret)
-
-
-def _from_helper(helper: str, server: str, *, missing_ok: bool = False) -> Credentials | None:
-    program = f"docker-credential-{helper}"
-    try:
-        done = subprocess.run(
-            [program, "get"], input=server, capture_output=True, text=True, timeout=60
-        )
-    except FileNotFoundError as exc:
+        with warnings.catch_warnings():  # a missing helper: the error below names it
+            warnings.simplefilter("ignore", UserWarning)
+            config = docker.auth.load_config(str(path), credstore_env=dict(env))
+            found = docker.auth.resolve_authconfig(config, registry)
+    except ValueError as exc:
         raise CredentialsError(
-            f"the docker config names the credential helper {helper!r} but {program} is not "
-            "on PATH: install it or remove it from the docker config"
+            f"{path}: an auths entry is not base64 of user:password ({exc}): run `docker login`"
         ) from exc
-    if done.returncode != 0:
-        if missing_ok:
-            return None
-        raise CredentialsError(f"{program} get {server} failed: {done.stdout or done.stderr}")
-    answer = json.loads(done.stdout)
-    return Credentials(answer["Username"], answer["Secret"])
+    except docker.errors.DockerException as exc:
+        raise CredentialsError(
+            f"the docker config {path} names a credential helper that failed ({exc}): "
+            "install it, or remove it from the docker config"
+        ) from exc
+    found = found or {}
+    username = found.get("Username") or found.get("username")
+    password = found.get("Password") or found.get("password")
+    return Credentials(username, password) if username and password else None

@@ -9,14 +9,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import docker
-import docker.errors
-
+from builder import engine
 from builder.errors import InputError, Source
 from builder.output import Output
 from builder.registry.client import DigestLookup, RegistryError
 from builder.registry.credentials import Credentials, resolve_credentials
-from builder.registry.push import LocalImageMissingError, PushedTag, engine, push_tag
+from builder.registry.push import LocalImageMissingError, PushedTag, push_tag
 from builder.registry.reference import ImageRef
 
 
@@ -52,15 +50,15 @@ class PublishResult:
         return asdict(self)
 
 
-def _local_image(client: docker.DockerClient, refs: Sequence[ImageRef]) -> Any:
+def _local_image(sdk: engine.Sdk, refs: Sequence[ImageRef]) -> engine.LocalImage:
     images = {}
     for ref in refs:
-        try:
-            images[str(ref)] = client.images.get(str(ref))
-        except docker.errors.ImageNotFound as exc:
+        found = sdk.image(str(ref))
+        if found is None:
             raise LocalImageMissingError(
                 f"no local image {ref}: build it first or fix the tag (see `docker images`)"
-            ) from exc
+            )
+        images[str(ref)] = found
     ids = {image.id for image in images.values()}
     if len(ids) > 1:
         raise InputError(
@@ -87,18 +85,18 @@ def publish(
     refs: Sequence[ImageRef],
     options: PublishOptions,
     out: Output | None = None,
-    client: docker.DockerClient | None = None,
+    sdk: engine.Sdk | None = None,
 ) -> PublishResult:
     """Push all `refs` (tags of one local image), verify them, and describe the result.
 
     ``out`` shows each layer's progress and every retry."""
     if not refs:
         raise InputError("nothing to publish: name at least one image tag")
-    client = client or engine()
-    image = _local_image(client, refs)
+    sdk = sdk or engine.sdk()
+    image = _local_image(sdk, refs)
     pushed = [
         push_tag(
-            client,
+            sdk,
             ref,
             options.credentials(ref.registry),
             attempts=options.attempts,
@@ -113,9 +111,9 @@ def publish(
         image=refs[0].name,
         tags=[str(ref) for ref in refs],
         digest=pushed[0].digest,
-        size=int(image.attrs.get("Size", 0)),
-        labels=dict(image.labels),
-        image_id=str(image.id),
+        size=image.size,
+        labels=image.labels,
+        image_id=image.id,
     )
 
 

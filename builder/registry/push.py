@@ -1,4 +1,4 @@
-"""Push image tags with the docker SDK, turning errors inside the push stream into types.
+"""Push image tags through the engine, turning errors inside the push stream into types.
 
 The engine reports most push failures as `{"error": ...}` lines in a stream that still
 ends normally, so every line is checked; the digest comes from the final `aux` line.
@@ -6,14 +6,12 @@ ends normally, so every line is checked; the digest comes from the final `aux` l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import docker
-import docker.errors
-
-from builder.errors import DockerUnavailableError, InputError, RpbuildError, Source
+from builder import engine
+from builder.errors import InputError, RpbuildError, Source
 from builder.registry.client import (
     ManifestUnknownError,
     RegistryAuthError,
@@ -57,18 +55,6 @@ class PushedTag:
     manifest_size: int
 
 
-def engine() -> docker.DockerClient:
-    """A client for the local engine (DOCKER_HOST or the default socket)."""
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as exc:
-        raise DockerUnavailableError(
-            f"no Docker engine answers ({exc}): start dockerd or set DOCKER_HOST"
-        ) from exc
-    return client
-
-
 def classify_push_error(message: str, ref: ImageRef) -> Exception:
     """Map an engine push message to a typed error (TransientError wraps retryable ones)."""
     text = message.lower()
@@ -106,17 +92,15 @@ def _auth_config(credentials: Credentials | None) -> dict[str, str] | None:
 
 
 def _push_once(
-    client: docker.DockerClient,
+    sdk: engine.Sdk,
     ref: ImageRef,
     credentials: Credentials | None,
     on_line: Callable[[StreamLine], None] | None,
 ) -> PushedTag:
     pushed: PushedTag | None = None
+    assert ref.tag is not None
     try:
-        stream: Iterable[StreamLine] = client.images.push(
-            ref.name, ref.tag, stream=True, decode=True, auth_config=_auth_config(credentials)
-        )
-        for line in stream:
+        for line in sdk.push(ref.name, ref.tag, _auth_config(credentials)):
             if on_line is not None:
                 on_line(line)
             if "error" in line or "errorDetail" in line:
@@ -125,17 +109,15 @@ def _push_once(
             aux = line.get("aux") or {}
             if "Digest" in aux:
                 pushed = PushedTag(ref, str(aux["Digest"]), int(aux.get("Size", 0)))
-    except docker.errors.APIError as exc:
-        raise classify_push_error(str(exc.explanation or exc), ref) from exc
-    except docker.errors.DockerException as exc:
-        raise DockerUnavailableError(f"the Docker engine failed during the push: {exc}") from exc
+    except engine.EngineError as exc:
+        raise classify_push_error(exc.message, ref) from exc
     if pushed is None:
         raise TransientError(PushError(f"the engine reported no digest for {ref}"))
     return pushed
 
 
 def push_tag(
-    client: docker.DockerClient,
+    sdk: engine.Sdk,
     ref: ImageRef,
     credentials: Credentials | None,
     *,
@@ -148,7 +130,7 @@ def push_tag(
     if ref.tag is None or ref.digest is not None:
         raise InputError(f"{ref}: push needs a tag (name:tag), not a digest", Source("REF"))
     return with_retries(
-        lambda: _push_once(client, ref, credentials, on_line),
+        lambda: _push_once(sdk, ref, credentials, on_line),
         attempts=attempts,
         delay=retry_delay,
         on_retry=on_retry,

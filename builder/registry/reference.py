@@ -10,12 +10,16 @@ import re
 from dataclasses import dataclass
 
 from builder.errors import InputError
+from builder.values import shown
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 _COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
-_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+# Docker's domain grammar: DNS labels (or a bracketed IPv6 address) and an optional port.
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_REGISTRY = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -60,22 +64,27 @@ def parse_ref(text: str) -> ImageRef:
     """Parse a reference; a missing tag means `latest` unless a digest is given."""
     rest, _, digest = text.partition("@")
     if digest and not _DIGEST.fullmatch(digest):
-        raise InputError(f"{text!r}: the digest must look like sha256:<64 hex digits>")
+        raise InputError(f"{shown(text)}: the digest must look like sha256:<64 hex digits>")
     first, slash, remainder = rest.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
         registry, path = first, remainder
+        if not _REGISTRY.fullmatch(registry):
+            raise InputError(
+                f"{shown(text)}: invalid registry host {shown(registry)}: use a host name or "
+                "address with an optional :port, e.g. ghcr.io or 127.0.0.1:5000"
+            )
     else:
         registry, path = DOCKER_HUB, rest
     tag: str | None = None
     if ":" in path.rsplit("/", 1)[-1]:
         path, tag = path.rsplit(":", 1)
         if not _TAG.fullmatch(tag):
-            raise InputError(f"{text!r}: invalid tag {tag!r}")
+            raise InputError(f"{shown(text)}: invalid tag {shown(tag)}")
     if registry == DOCKER_HUB and "/" not in path:
         path = f"library/{path}"
     if not path or not all(_COMPONENT.fullmatch(part) for part in path.split("/")):
         raise InputError(
-            f"{text!r} is not an image reference: use [registry/]name[:tag] in lower case, "
+            f"{shown(text)} is not an image reference: use [registry/]name[:tag] in lower case, "
             "e.g. ghcr.io/acme/worker:1.0"
         )
     if tag is None and not digest:

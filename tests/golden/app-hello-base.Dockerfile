@@ -14,7 +14,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
     rm -f /etc/apt/apt.conf.d/docker-clean \
     && apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates
+    && apt-get install -y --no-install-recommends ca-certificates tini
 
 # hadolint ignore=DL3008
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
@@ -35,7 +35,7 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     --mount=type=secret,id=pip_conf \
     --mount=type=bind,source=runtime,target=/tmp/rpbuild-runtime \
     PIP_CONFIG_FILE=/run/secrets/pip_conf python -m pip install -r /tmp/rpbuild-runtime/requirements.txt \
-    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpbuild-0.1.0-py3-none-any.whl
+    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpworker-0.1.0-py3-none-any.whl
 
 LABEL io.rpbuild.base="nvidia/cuda:12.1.1-base-ubuntu22.04" \
       io.rpbuild.cuda="12.1.1" \
@@ -50,4 +50,4 @@ LABEL io.rpbuild.base="nvidia/cuda:12.1.1-base-ubuntu22.04" \
       org.opencontainers.image.title="rpbuild GPU base image" \
       org.opencontainers.image.version="cuda12.1.1-cudnnnone-base-ubuntu22.04-py3.10-torch2.3.1-cu121-rpbuild0.1.0"
 
-ENTRYPOINT ["rpworker"]
+ENTRYPOINT ["tini", "--", "rpworker"]

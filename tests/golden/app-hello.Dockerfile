@@ -22,4 +22,4 @@ LABEL io.rpbuild.base="rpbuild/base:cuda12.1.1-cudnnnone-base-ubuntu22.04-py3.10
       org.opencontainers.image.title="hello" \
       org.opencontainers.image.version="cuda12.1.1-cudnnnone-base-ubuntu22.04-py3.10-torch2.3.1-cu121-rpbuild0.1.0"
 
-ENTRYPOINT ["rpworker", "/app/handler.py"]
+ENTRYPOINT ["tini", "--", "rpworker", "/app/handler.py"]

@@ -14,7 +14,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
     rm -f /etc/apt/apt.conf.d/docker-clean \
     && apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates
+    && apt-get install -y --no-install-recommends ca-certificates tini
 
 # hadolint ignore=DL3008
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
@@ -28,7 +28,7 @@ ENV VIRTUAL_ENV=/opt/venv \
 RUN --mount=type=cache,target=/root/.cache/pip \
     --mount=type=bind,source=runtime,target=/tmp/rpbuild-runtime \
     python -m pip install -r /tmp/rpbuild-runtime/requirements.txt \
-    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpbuild-0.1.0-py3-none-any.whl
+    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpworker-0.1.0-py3-none-any.whl
 
 LABEL io.rpbuild.base="nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04" \
       io.rpbuild.cuda="12.1.1" \
@@ -43,4 +43,4 @@ LABEL io.rpbuild.base="nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04" \
       org.opencontainers.image.title="rpbuild GPU base image" \
       org.opencontainers.image.version="cuda12.1.1-cudnn8-runtime-ubuntu22.04-py3.10-torchnone-rpbuild0.1.0"
 
-ENTRYPOINT ["rpworker"]
+ENTRYPOINT ["tini", "--", "rpworker"]

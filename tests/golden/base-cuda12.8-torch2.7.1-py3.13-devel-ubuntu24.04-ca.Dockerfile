@@ -15,7 +15,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     --mount=type=secret,id=ca_bundle \
     rm -f /etc/apt/apt.conf.d/docker-clean \
     && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle update \
-    && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle install -y --no-install-recommends ca-certificates
+    && apt-get -o Acquire::https::CAInfo=/run/secrets/ca_bundle install -y --no-install-recommends ca-certificates tini
 
 # hadolint ignore=DL3008
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
@@ -40,7 +40,7 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     --mount=type=secret,id=ca_bundle \
     --mount=type=bind,source=runtime,target=/tmp/rpbuild-runtime \
     PIP_CERT=/run/secrets/ca_bundle python -m pip install -r /tmp/rpbuild-runtime/requirements.txt \
-    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpbuild-0.1.0-py3-none-any.whl
+    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpworker-0.1.0-py3-none-any.whl
 
 ENV RPWORKER_MIN_GPUS=1 \
     RPWORKER_MIN_FREE_MEMORY_MB=20000 \
@@ -58,4 +58,4 @@ LABEL io.rpbuild.base="nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04" \
       org.opencontainers.image.title="rpbuild GPU base image" \
       org.opencontainers.image.version="cuda12.8.1-cudnn9-devel-ubuntu24.04-py3.13-torch2.7.1-cu128-rpbuild0.1.0"
 
-ENTRYPOINT ["rpworker"]
+ENTRYPOINT ["tini", "--", "rpworker"]

@@ -1,0 +1,56 @@
+"""One gate for the options of a build: every value that reaches a Dockerfile or the
+build's argv is checked against its full-match grammar before anything is rendered."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from builder.build.spec import ImageOptions
+from builder.errors import InputError, Source, flag
+from builder.registry.reference import parse_ref
+from builder.values import BUILD_ARG, DEB_PACKAGE, MAJOR_MINOR, is_user, matches, shown
+
+# Fields whose flag is not named after the field.
+_FLAGS = {"tags": "--tag", "build_args": "--build-arg", "system_packages": "system_packages"}
+
+
+def check_options(options: ImageOptions, sources: Mapping[str, Source] | None = None) -> None:
+    """Refuse any value outside its grammar, naming the flag or file key it came from.
+
+    rpbuild.yaml's keys are checked as the file loads; this catches the flags and
+    every other way options are made (the image matrix, the library API).
+    """
+
+    def where(field: str) -> Source:
+        found = (sources or {}).get(field)
+        return found or (Source(_FLAGS[field]) if field in _FLAGS else flag(field))
+
+    def refuse(field: str, value: Any, expected: str) -> InputError:
+        return InputError(f"{shown(value)}: expected {expected}", where(field))
+
+    def check_ref(field: str, text: str, *, digest: bool = False) -> None:
+        try:
+            ref = parse_ref(text)
+        except InputError as error:
+            raise InputError(error.message, where(field)) from error
+        if ref.digest and not digest:
+            raise refuse(field, text, "a reference without a digest")
+
+    if options.base_image is not None:
+        check_ref("base_image", options.base_image, digest=True)
+    if options.repository is not None:
+        check_ref("repository", f"{options.repository}:latest")
+    for tag in options.tags:
+        check_ref("tags", tag)
+    if options.user is not None and not is_user(options.user):
+        raise refuse("user", options.user, "a non-root user name such as worker")
+    for name, _ in options.build_args:
+        if not matches(BUILD_ARG, name):
+            raise refuse("build_args", name, "a name of letters, digits and _")
+    for package in options.system_packages:
+        if not matches(DEB_PACKAGE, package):
+            raise refuse("system_packages", package, "an apt package name such as ffmpeg")
+    capability = options.gpu.min_compute_capability
+    if capability is not None and not matches(MAJOR_MINOR, capability):
+        raise refuse("min_compute_capability", capability, "major.minor, e.g. 8.0")
