@@ -8,7 +8,8 @@ writes without rpbuild: Python's venv, RunPod's SDK from PyPI, the handler; buil
 ``DOCKER_BUILDKIT=1 docker build``. rpbuild builds its base and app images. Each side:
 cold (``--no-cache``), warm (nothing changed), handler-only change. rpbuild's own
 overhead is its wall time minus the time spent inside its ``docker build`` calls
-(render, context, inspect, verify). Writes bench/results/images.md and images.json.
+(render, context, inspect, verify), the least of three handler-only rebuilds. Writes
+bench/results/images.md and images.json.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ RESULTS = ROOT / "bench" / "results"
 CLASSIC = "/usr/bin/docker"
 TAG = "rpbuild-bench/seed"
 OVERHEAD_TARGET_S = 1.5
+OVERHEAD_ROUNDS = 3
+"""Handler-only rebuilds for the overhead figure; the shared machine's load only adds time,
+so the least of them is the closest to rpbuild's own cost."""
 
 PLAIN_DOCKERFILE = """\
 FROM {base}
@@ -151,15 +155,24 @@ def main() -> int:
             times["rpbuild"][label], times["rpbuild-docker"][label] = total, inside
             plain_s = times["plain"][label]
             print(f"{label}: plain {plain_s:.1f} s, rpbuild {total:.1f} s", flush=True)
-        _touch_handler(app)
-        total, inside, _ = rpbuild_build(app)
-        overhead = total - inside
+        overheads = []
+        for _ in range(OVERHEAD_ROUNDS):
+            _touch_handler(app)
+            total, inside, _ = rpbuild_build(app)
+            overheads.append(total - inside)
+        overhead = min(overheads)
         sizes = {"plain": _size(f"{TAG}:plain")}
         for flavor in ("base", "runtime", "devel"):
             _, _, payload = rpbuild_build(app, "--flavor", flavor)
             size = sizes[f"rpbuild --flavor {flavor}"] = payload["images"][-1]["size"]
             print(f"flavor {flavor}: {size / 1e6:.1f} MB", flush=True)
-    figures = {"times_s": times, "sizes_bytes": sizes, "overhead_s": overhead}
+    figures = {
+        "times_s": times,
+        "sizes_bytes": sizes,
+        "overhead_s": overhead,
+        "overhead_rounds_s": overheads,
+        "load_average": os.getloadavg()[0],
+    }
     _write(figures)
     ok = overhead <= OVERHEAD_TARGET_S and all(
         size <= sizes["plain"] for name, size in sizes.items() if name != "plain"
@@ -175,7 +188,8 @@ def _write(figures: dict[str, Any]) -> None:
     lines = [
         "# Seed image: rpbuild vs a plain Dockerfile",
         "",
-        f"{when}; {machine}; command: `.venv/bin/python bench/images.py`; one run, shared engine.",
+        f"{when}; {machine}; load average {figures['load_average']:.1f} at the end;",
+        "command: `.venv/bin/python bench/images.py`; one run, on a shared engine.",
         f"Base: the stand-in {STAND_IN} (no registry can be reached here), so every flavor",
         "starts FROM the same image: the flavor changes only labels and tags on it.",
         "",
@@ -187,7 +201,9 @@ def _write(figures: dict[str, Any]) -> None:
             for label in times["plain"]
         ),
         "",
-        f"rpbuild's own overhead on a handler-only rebuild (render, context, inspect, verify): "
+        "rpbuild's own overhead on a handler-only rebuild (render, context, inspect, verify; "
+        f"least of {OVERHEAD_ROUNDS}: "
+        f"{', '.join(f'{s:.2f}' for s in figures['overhead_rounds_s'])} s): "
         f"**{overhead:.2f} s** (target at most {OVERHEAD_TARGET_S} s: "
         f"{'ok' if overhead <= OVERHEAD_TARGET_S else 'MISSED'}).",
         "",

@@ -116,7 +116,8 @@ def find_builder(candidates: Sequence[str] = CLIENT_CANDIDATES) -> Builder:
 
 
 def check_engine(builder: Builder) -> None:
-    done = _run([builder.client, "info", "--format", "{{.ServerVersion}}"])
+    """Asks the engine its version: one cheap call (``docker info`` gathers much more)."""
+    done = _run([builder.client, "version", "--format", "{{.Server.Version}}"])
     if done.returncode != 0 or not done.stdout.strip():
         raise DockerUnavailableError(
             f"cannot reach a Docker engine: {done.stderr.strip()[-300:]}\n"
