@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from builder.build import compat, config, image, weights
 from builder.build.spec import ImageOptions, RunStep, WeightsSource
 from builder.commands.cli import main
+from builder.errors import InputError
 from tests.test_hadolint import hadolint
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hello"
@@ -158,15 +159,15 @@ def test_weights_layers_come_before_steps_requirements_and_code(hello: Path) -> 
 
 
 def test_fetch_steps_quote_every_value_for_the_shell(hello: Path) -> None:
-    source = WeightsSource("/m/a b.bin", url="https://x/a?b=1&c=$(id)", sha256=DIGEST)
+    source = WeightsSource("/m/a=b@c.bin", url="https://x/a?b=1&c=$(id);'x'", sha256=DIGEST)
     text = _app(hello, weights=(source,))
     (line,) = [line for line in text.splitlines() if "python -m rpworker.weights" in line]
     argv = shlex.split(line)
     assert argv[argv.index("rpworker.weights") + 1 :] == [
         "--cache=/root/.cache/rpbuild-weights",
         "--name=weights[0]",
-        "--to=/m/a b.bin",
-        "--url=https://x/a?b=1&c=$(id)",
+        "--to=/m/a=b@c.bin",
+        "--url=https://x/a?b=1&c=$(id);'x'",
         f"--sha256={DIGEST}",
     ]
 
@@ -227,3 +228,17 @@ def test_dockerfiles_with_weights_and_steps_pass_hadolint(hello: Path) -> None:
     )
     result = hadolint(text)
     assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        WeightsSource("/m/a\nRUN id", url="https://x/a", sha256=DIGEST),
+        WeightsSource("/m", url="https://x/a b", sha256=DIGEST),
+        WeightsSource("/m", hf="org/m", files=("-x",)),
+    ],
+)
+def test_weights_made_without_the_file_are_checked_too(hello: Path, source: WeightsSource) -> None:
+    options = ImageOptions(directory=hello, cuda="12.1", weights=(source,))
+    with pytest.raises(InputError, match=r"expected a valid weights\[0\]\."):
+        image.plan(options, compat.resolve(options))

@@ -133,7 +133,6 @@ def plan(options: ImageOptions, spec: BaseSpec) -> Plan:
         ca_bundle=ca_bundle,
         pip_conf=pip_conf,
     )
-    _check_step_secrets(options)
     manifest = weights.runtime_manifest(options.weights)
     files = ((weights.MANIFEST_FILE, manifest),) if manifest else ()
     if source is None:
@@ -152,18 +151,6 @@ def plan(options: ImageOptions, spec: BaseSpec) -> Plan:
     )
     app_text = render.render(render.APP_TEMPLATE, _final(app_input, options), options.template)
     return Plan(spec, base, ImageStep("app", app_text, app_tags, files), source)
-
-
-def _check_step_secrets(options: ImageOptions) -> None:
-    given = options.secret_ids()
-    for index, step in enumerate(options.run_steps):
-        missing = [name for name in step.secrets if name not in given]
-        if missing:
-            raise InputError(
-                f"run[{index}] needs the build secret {missing[0]!r}: pass "
-                f"--secret id={missing[0]},src=FILE (or env=VAR)",
-                Source("--secret"),
-            )
 
 
 def _final(data: render.RenderInput, options: ImageOptions) -> render.RenderInput:
