@@ -6,6 +6,7 @@ Same inputs, same bytes: no clock, no environment, sorted mappings. A user templ
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -15,6 +16,7 @@ from typing import Any
 
 import jinja2
 
+from builder.build.runtime_wheel import rpbuild_cache
 from builder.build.spec import BaseSpec, RunStep, TorchWheel
 from builder.build.weights import FetchStep
 from builder.errors import InputError, flag
@@ -93,7 +95,17 @@ def quoted(value: str) -> str:
     return '"' + re.sub(r'([\\"$])', r"\\\1", value) + '"'
 
 
+def _bytecode_dir() -> Path:
+    """Compiled templates, keyed by jinja2 on each template's source: an edit recompiles."""
+    path = rpbuild_cache() / "templates"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@functools.lru_cache(maxsize=8)
 def _environment(template: Path | None) -> jinja2.Environment:
+    """One per template directory and process: a base and an app rendered together
+    compile the shared templates once; compiled code is also kept on disk."""
     loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("builder.templates", ".")]
     if template is not None:
         loaders.insert(0, jinja2.FileSystemLoader(str(template.parent)))
@@ -104,6 +116,7 @@ def _environment(template: Path | None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        bytecode_cache=jinja2.FileSystemBytecodeCache(str(_bytecode_dir())),
     )
     env.filters["sh"] = shell_word
     env.filters["exec_form"] = exec_form
