@@ -79,6 +79,10 @@ class InputError(RpbuildError):
             return self.message
         return f"{self.where}: {self.message}"
 
+    def details(self) -> dict[str, Any]:
+        where = {"source": str(self.where)} if self.where else {}
+        return {**super().details(), **where}
+
 
 @dataclass(frozen=True)
 class Choice:

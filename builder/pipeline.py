@@ -20,7 +20,7 @@ from builder.errors import InputError
 from builder.output import BuildSteps, Output
 from builder.registry.client import DigestLookup
 from builder.registry.lock import LockFile, lock_bases, read_lock, write_lock
-from builder.registry.pinning import Pinning, pinned_spec
+from builder.registry.pinning import Pinning, checked_spec, pinned_spec
 from builder.registry.publish import PublishOptions, publish, summary, write_metadata
 from builder.registry.reference import parse_ref
 from rpworker.weights import human_size
@@ -45,32 +45,32 @@ class Delivery:
 
 def plan_image(resolved: ResolvedOptions, pinning: Pinning) -> image.Plan:
     """The images and Dockerfiles a build would make (bases pinned without the registry)."""
-    spec = pinned_spec(
-        resolve_spec(resolved), resolved.options.directory, pinning, None, _no_warning
-    )
+    spec = pinned_spec(resolve_spec(resolved), resolved.options.directory, pinning)
     return image.plan(resolved.options, spec)
-
-
-def _no_warning(_text: str) -> None:
-    """Without a registry lookup there is nothing to warn about."""
-
-
-def _spec(
-    resolved: ResolvedOptions, directory: Path, pinning: Pinning, lookup: DigestLookup, out: Output
-) -> BaseSpec:
-    return pinned_spec(resolve_spec(resolved), directory, pinning, lookup, out.warn)
 
 
 def build_image(resolved: ResolvedOptions, delivery: Delivery, out: Output) -> dict[str, Any]:
     """Build (and verify) the image, then publish it when asked; the JSON result."""
     delivery.check()
     options = resolved.options
-    spec = _spec(resolved, options.directory, delivery.pinning, delivery.lookup(), out)
+    spec = checked_spec(
+        _warned(resolve_spec(resolved), out),
+        options.directory,
+        delivery.pinning,
+        delivery.lookup(),
+        out.warn,
+    )
     result = _build(options, spec, out)
     published = _publish(result.images[-1].tags, delivery, out)
     if delivery.metadata_file is not None and published:
         write_metadata(delivery.metadata_file, published["publish"])
     return {**result.as_dict(), **published}
+
+
+def _warned(spec: BaseSpec, out: Output) -> BaseSpec:
+    for text in spec.warnings:
+        out.warn(text)
+    return spec
 
 
 def _build(options: ImageOptions, spec: BaseSpec, out: Output) -> image.BuildResult:
@@ -128,7 +128,9 @@ def build_rows(
         resolved = resolve_options(
             matrix.directory, {**flags, "tags": tuple(tags)}, row.layer(matrix)
         )
-        spec = _spec(resolved, Path("."), delivery.pinning, lookup, out)
+        spec = checked_spec(
+            _warned(resolve_spec(resolved), out), Path("."), delivery.pinning, lookup, out.warn
+        )
         built = _build(resolved.options, spec, out)
         published = _publish(tags, delivery, out)
         results.append({"name": row.name, **built.as_dict(), **published})

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+_STRICT = json.JSONEncoder(allow_nan=False)
+"""Made once: ``json.dumps`` with any option builds a new encoder per call."""
+
 
 class NotJSON(ValueError):
     """A value cannot be written as JSON, or text cannot be read as JSON."""
@@ -19,7 +22,7 @@ class NotJSON(ValueError):
 def dumps(value: Any) -> bytes:
     """Strict JSON bytes (no NaN/Infinity); :class:`NotJSON` names what is wrong."""
     try:
-        return json.dumps(value, allow_nan=False).encode()
+        return _STRICT.encode(value).encode()
     except RecursionError:
         problem = "it is nested too deeply (JSON encoders stop near 1000 levels)"
     except TypeError as exc:

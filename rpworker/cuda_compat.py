@@ -1,44 +1,36 @@
-"""CUDA versions, and the driver each CUDA release needs.
+"""CUDA versions, and NVIDIA's facts about which driver runs which CUDA release.
 
-The runtime runs inside the image, where rpbuild's compatibility data
-(``images/*.yaml``, CLI side) is absent, and rpworker must not import the
-builder. The only driver numbers it needs are those for the "upgrade the
-driver to >= X" advice, so they live here as a small table: the Linux driver
-each CUDA toolkit release first shipped with (its GA release; NVIDIA's CUDA
-release notes, Linux x86_64). The pass or fail rule itself uses no table:
-NVML reports which CUDA the driver runs.
+The facts come from rpbuild's ``images/cuda.yaml``, generated into ``cuda_drivers.json``
+next to this module (rpworker must not import the builder, and the data is absent from
+images): each CUDA major's minimum driver (minor-version compatibility), the driver each
+toolkit release shipped with, and the driver branches each release's cuda-compat package
+supports (forward compatibility), per architecture.
 """
 
 from __future__ import annotations
 
+import json
+import platform
 import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
 
 CudaVersion = tuple[int, int]
 """``(major, minor)``: what compatibility depends on (patch releases share drivers)."""
 
-_TOOLKIT_DRIVER: dict[CudaVersion, str] = {
-    (11, 0): "450.36.06",
-    (11, 1): "455.23.05",
-    (11, 2): "460.27.03",
-    (11, 3): "465.19.01",
-    (11, 4): "470.42.01",
-    (11, 5): "495.29.05",
-    (11, 6): "510.39.01",
-    (11, 7): "515.43.04",
-    (11, 8): "520.61.05",
-    (12, 0): "525.60.13",
-    (12, 1): "530.30.02",
-    (12, 2): "535.54.03",
-    (12, 3): "545.23.06",
-    (12, 4): "550.54.14",
-    (12, 5): "555.42.02",
-    (12, 6): "560.28.03",
-    (12, 8): "570.26",
-    (12, 9): "575.51.03",
-    (13, 0): "580.65.06",
-}
-
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.\d+)?")
+_MACHINE_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A CUDA major: every release of it runs on ``min_driver`` or newer."""
+
+    major: int
+    min_driver: str
+    end_of_life: bool
 
 
 def parse(text: str) -> CudaVersion:
@@ -58,6 +50,51 @@ def text(version: CudaVersion) -> str:
     return f"{version[0]}.{version[1]}"
 
 
-def minimum_driver(version: CudaVersion) -> str | None:
-    """The driver released with this CUDA version, None for a release not in the table."""
-    return _TOOLKIT_DRIVER.get(version)
+def driver_key(driver: str) -> tuple[int, ...]:
+    """``"570.124.06"`` → ``(570, 124, 6)``, for ordering driver versions."""
+    return tuple(int(part) for part in re.findall(r"\d+", driver))
+
+
+def branch(driver: str) -> int:
+    """The driver branch: ``"535.230.02"`` → 535."""
+    return driver_key(driver)[0]
+
+
+@cache
+def _table() -> dict[str, Any]:
+    text = resources.files("rpworker").joinpath("cuda_drivers.json").read_text(encoding="utf-8")
+    table: dict[str, Any] = json.loads(text)
+    return table
+
+
+def family(major: int) -> Family | None:
+    entry = _table()["families"].get(str(major))
+    return None if entry is None else Family(major, entry["min_driver"], entry["end_of_life"])
+
+
+def release_driver(release: str) -> str | None:
+    """The driver ``release`` shipped with (``"12.8"`` means its first release, x.y.0).
+
+    A patch release missing from the table gets the newest earlier one of its minor.
+    """
+    try:
+        wanted = tuple(int(part) for part in release.strip().split("."))
+    except ValueError:
+        return None
+    wanted = wanted if len(wanted) == 3 else (*wanted[:2], 0)
+    same_minor = [
+        (key, driver)
+        for version, driver in _table()["drivers"].items()
+        if (key := tuple(int(p) for p in version.split(".")))[:2] == wanted[:2] and key <= wanted
+    ]
+    if not same_minor:
+        return None
+    driver: str = max(same_minor)[1]
+    return driver
+
+
+def forward_compat_branches(version: CudaVersion, arch: str | None = None) -> tuple[int, ...]:
+    """Driver branches where the release's cuda-compat runs it; empty when none are known."""
+    arch = arch or _MACHINE_ARCH.get(platform.machine(), "amd64")
+    branches = _table()["forward_compat_branches"].get(arch, {}).get(text(version), [])
+    return tuple(branches)

@@ -18,6 +18,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARN", "WARNING", "ERROR")
 @dataclass(frozen=True)
 class Flags:
     log_level: str | None = None
+    log_level_flag: str | None = None
+    debugger: bool = False
     serve_api: bool = False
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -60,7 +62,11 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--rp_log_level", type=_level, metavar="LEVEL", help="DEBUG, INFO, WARN or ERROR")
-    add("--rp_debugger", action="store_true", help="accepted for compatibility; no effect")
+    add(
+        "--rp_debugger",
+        action="store_true",
+        help="add timings (rp_debugger) to dict outputs",
+    )
     add("--rp_serve_api", action="store_true", help="serve the local API instead of one test job")
     add("--rp_api_host", default="127.0.0.1", metavar="HOST", help="default: %(default)s")
     add("--rp_api_port", type=_port, default=8000, metavar="PORT", help="default: %(default)s")
@@ -83,6 +89,8 @@ def parse_flags() -> Flags:
     sys.argv = sys.argv[:1] + unknown
     return Flags(
         log_level=args.rp_log_level or os.environ.get("RUNPOD_LOG_LEVEL"),
+        log_level_flag=args.rp_log_level,
+        debugger=args.rp_debugger,
         serve_api=args.rp_serve_api,
         api_host=args.rp_api_host,
         api_port=args.rp_api_port,

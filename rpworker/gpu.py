@@ -16,10 +16,12 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from rpworker import cuda_compat
@@ -34,6 +36,15 @@ _REASON_LIMIT = 1000
 
 IMAGE_CUDA_VARIABLES = ("RPBUILD_CUDA_VERSION", "CUDA_VERSION")
 """Where the image says which CUDA it was built for: rpbuild's env, then NVIDIA's base image's."""
+
+DEFAULT_COMPAT_DIR = "/usr/local/cuda/compat"
+"""Where NVIDIA's base images install the cuda-compat package's libcuda.so.<driver>."""
+
+_COMPAT_LIBRARY = re.compile(r"libcuda\.so\.(\d+\.\d+(?:\.\d+)?)")
+
+DATACENTER_BRANDS = ("tesla", "nvidia")
+"""NVML brands of datacenter GPUs (V100 reads Tesla; A100, H100 read NVIDIA): the only GPUs
+where NVIDIA supports forward compatibility through cuda-compat."""
 
 
 class Mode(str, Enum):
@@ -54,14 +65,34 @@ class Requirements:
 
 
 @dataclass(frozen=True)
+class ImageCuda:
+    """The CUDA release the image was built for, and the cuda-compat libraries it carries."""
+
+    release: str
+    """As the image or option says it: ``12.8.1`` or ``12.8``."""
+    source: str
+    compat_driver: str | None = None
+    """The driver version of the image's cuda-compat ``libcuda.so``; None without one."""
+    compat_dir: str = DEFAULT_COMPAT_DIR
+
+    @property
+    def version(self) -> CudaVersion:
+        return cuda_compat.parse(self.release)
+
+
+@dataclass(frozen=True)
 class Report:
-    """The result of one check: facts (None when NVML did not start) and findings."""
+    """The result of one check: facts (None when NVML did not start), findings and notes.
+
+    Findings fail the check; notes say which compatibility rule let the image run and
+    what that rule limits.
+    """
 
     facts: GpuFacts | None
-    image_cuda: CudaVersion | None
-    image_cuda_source: str | None
+    image: ImageCuda | None
     findings: tuple[Finding, ...] = ()
     requirements: Requirements = field(default_factory=Requirements)
+    notes: tuple[Finding, ...] = ()
 
     @property
     def healthy(self) -> bool:
@@ -73,24 +104,32 @@ class Report:
         return text if len(text) <= _REASON_LIMIT else text[: _REASON_LIMIT - 3] + "..."
 
     def as_dict(self) -> dict[str, Any]:
-        facts = self.facts
+        facts, image = self.facts, self.image
         return {
             "healthy": self.healthy,
             "driver_version": _fact(facts and facts.driver_version),
             "cuda_driver_version": _fact(facts and _version_text(facts.cuda_driver_version)),
-            "image_cuda": _version_text(self.image_cuda),
-            "image_cuda_source": self.image_cuda_source,
+            "image_cuda": None if image is None else _version_text(image.version),
+            "image_cuda_source": None if image is None else image.source,
+            "cuda_compat": None if image is None else image.compat_driver,
             "requirements": {
                 "min_gpus": self.requirements.min_gpus,
                 "min_free_memory_mb": self.requirements.min_free_memory_mb,
                 "min_compute_capability": _version_text(self.requirements.min_compute_capability),
             },
             "devices": [_device_dict(device) for device in (facts.devices if facts else ())],
-            "findings": [
-                {"code": f.code, "device": f.device, "reason": f.reason, "fix": f.fix}
-                for f in self.findings
-            ],
+            "findings": [_finding_dict(f) for f in self.findings],
+            "notes": [_finding_dict(f) for f in self.notes],
         }
+
+
+def _finding_dict(finding: Finding) -> dict[str, object]:
+    return {
+        "code": finding.code,
+        "device": finding.device,
+        "reason": finding.reason,
+        "fix": finding.fix,
+    }
 
 
 def _fact(value: object) -> object:
@@ -112,6 +151,7 @@ def _device_dict(device: DeviceFacts) -> dict[str, object]:
         "memory_free_mb": _fact(device.memory_free_mb),
         "compute_capability": _fact(_version_text(device.compute_capability)),
         "mig": _fact(mig),
+        "brand": _fact(device.brand),
     }
 
 
@@ -119,10 +159,11 @@ def _device_dict(device: DeviceFacts) -> dict[str, object]:
 
 
 def evaluate(
-    facts: GpuFacts, image_cuda: CudaVersion | None, requirements: Requirements
-) -> list[Finding]:
-    """Problems that come from what the image needs rather than from NVML itself."""
-    findings = []
+    facts: GpuFacts, image: ImageCuda | None, requirements: Requirements
+) -> tuple[list[Finding], list[Finding]]:
+    """Problems (and notes) that come from what the image needs rather than from NVML."""
+    findings: list[Finding] = []
+    notes: list[Finding] = []
     if not facts.devices:
         findings.append(
             Finding(
@@ -132,24 +173,108 @@ def evaluate(
                 "must name GPUs, not be void or none",
             )
         )
-    driver_cuda = facts.cuda_driver_version
-    if image_cuda is not None and driver_cuda is not None and driver_cuda < image_cuda:
-        findings.append(_driver_too_old(facts.driver_version, driver_cuda, image_cuda))
+    if image is not None:
+        problem, notes = _driver_rules(facts, image)
+        findings += [problem] if problem else []
     findings.extend(_unmet_requirements(facts.devices, requirements))
-    return findings
+    return findings, notes
 
 
-def _driver_too_old(driver: str | None, driver_cuda: CudaVersion, image: CudaVersion) -> Finding:
-    have, need = cuda_compat.text(driver_cuda), cuda_compat.text(image)
-    minimum = cuda_compat.minimum_driver(image)
-    upgrade = f">= {minimum}" if minimum else f"a version that supports CUDA {need}"
-    return Finding(
-        "driver-too-old",
-        f"the driver {driver or '(version n/a)'} supports CUDA up to {have}, but the image "
-        f"needs CUDA {need} (minimum driver {minimum or 'n/a'})",
-        f"rebuild the image for CUDA {have} or older (`rpbuild image --cuda {have}`), "
-        f"or upgrade the host driver to {upgrade}",
+def _driver_rules(facts: GpuFacts, image: ImageCuda) -> tuple[Finding | None, list[Finding]]:
+    """NVIDIA's rules for running CUDA ``image`` on the host's driver, in NVIDIA's order.
+
+    1. The driver supports the image's CUDA version: nothing to say.
+    2. Minor-version compatibility: a driver of the same CUDA major, at least the major's
+       minimum, runs it; PTX JIT and APIs newer than the driver need the release's driver.
+    3. Forward compatibility: an older driver runs it through the image's cuda-compat
+       libraries, on datacenter GPUs and on the driver branches the release supports.
+    Otherwise the driver is too old: the problem; the rule that applied is a note.
+    """
+    results: list[Finding] = []
+    family = cuda_compat.family(image.version[0])
+    if family is not None and family.end_of_life:
+        results.append(
+            Finding(
+                "cuda-end-of-life",
+                f"CUDA {family.major} is end-of-life at NVIDIA, which deletes its image tags "
+                "months later",
+                "rebuild on a supported CUDA release (`rpbuild image --cuda 12.8` or newer)",
+            )
+        )
+    driver, have = facts.driver_version, facts.cuda_driver_version
+    need = image.version
+    have_text, need_text = cuda_compat.text(have or need), cuda_compat.text(need)
+    if have is None or have >= need:
+        return None, results
+    own = cuda_compat.release_driver(image.release)
+    own_text = f">= {own}" if own else f"released with CUDA {need_text} or later"
+    minimum = family.min_driver if family else None
+    at_least_minimum = (
+        driver is None
+        or minimum is None
+        or (cuda_compat.driver_key(driver) >= cuda_compat.driver_key(minimum))
     )
+    if have[0] == need[0] and at_least_minimum:
+        results.append(
+            Finding(
+                "minor-version-compatibility",
+                f"driver {driver or '(version n/a)'} supports CUDA up to {have_text}; the image's "
+                f"CUDA {need_text} runs on it by NVIDIA's minor-version compatibility (any CUDA "
+                f"{need[0]}.x on a driver >= {minimum or 'n/a'}), except PTX JIT of code built "
+                f"for CUDA {need_text} and APIs newer than {have_text}, which need the release's "
+                f"own driver {own_text}",
+                f"upgrade the host driver to {own_text} to lift that limit",
+            )
+        )
+        return None, results
+    problems = _forward_compat_problems(facts, image)
+    upgrade = f">= {own or minimum}" if own or minimum else own_text
+    if not problems:
+        results.append(
+            Finding(
+                "forward-compatibility",
+                f"driver {driver} (CUDA {have_text}) is older than CUDA {need[0]}.x's minimum "
+                f"{minimum or 'n/a'}; the image runs by NVIDIA's forward compatibility: its "
+                f"cuda-compat libraries ({image.compat_driver}, in {image.compat_dir}) on "
+                f"datacenter GPUs, driver branch R{cuda_compat.branch(driver or '0')}",
+                f"upgrade the host driver to {upgrade} to run without cuda-compat",
+            )
+        )
+        return None, results
+    below = f"CUDA {need[0]}.x needs a driver >= {minimum}" if minimum else "no minimum is known"
+    problem = Finding(
+        "driver-too-old",
+        f"driver {driver or '(version n/a)'} supports CUDA up to {have_text}, the image needs "
+        f"CUDA {need_text}: minor-version compatibility does not apply ({below}), nor does "
+        f"forward compatibility ({'; '.join(problems)})",
+        f"run on a host with driver {upgrade}, or rebuild the image for CUDA "
+        f"{have_text} or older (`rpbuild image --cuda {have_text}`)",
+    )
+    return problem, results
+
+
+def _forward_compat_problems(facts: GpuFacts, image: ImageCuda) -> list[str]:
+    """Why cuda-compat cannot run this image here; empty when it can."""
+    problems = []
+    if image.compat_driver is None:
+        problems.append(f"the image has no cuda-compat libcuda.so in {image.compat_dir}")
+    others = sorted({device.brand or "n/a" for device in facts.devices} - set(DATACENTER_BRANDS))
+    if others:
+        problems.append(
+            f"it needs datacenter GPUs and NVML reports brand {', '.join(others)} "
+            f"(datacenter: {', '.join(DATACENTER_BRANDS)})"
+        )
+    branches = cuda_compat.forward_compat_branches(image.version)
+    driver = facts.driver_version
+    if driver is None:
+        problems.append("the driver version is n/a")
+    elif branches and cuda_compat.branch(driver) not in branches:
+        listed = ", ".join(f"R{b}" for b in branches)
+        problems.append(
+            f"CUDA {cuda_compat.text(image.version)}'s cuda-compat supports driver branches "
+            f"{listed}, not R{cuda_compat.branch(driver)}"
+        )
+    return problems
 
 
 def _unmet_requirements(
@@ -194,13 +319,31 @@ def _unmet_requirements(
 # ----------------------------------------------------------------- settings
 
 
-def image_cuda(environ: Mapping[str, str]) -> tuple[CudaVersion, str] | None:
-    """The image's CUDA version and the variable it came from; None on a CPU image."""
-    for name in IMAGE_CUDA_VARIABLES:
-        value = environ.get(name)
+def image_cuda(environ: Mapping[str, str], cuda: str | None = None) -> ImageCuda | None:
+    """The image's CUDA release (or the ``--cuda`` option's), with its cuda-compat libraries.
+
+    None on a CPU image. ``RPWORKER_CUDA_COMPAT_DIR`` says where cuda-compat lies when the
+    image installed CUDA somewhere else than NVIDIA's images do.
+    """
+    found = (
+        [("--cuda", cuda)] if cuda else [(name, environ.get(name)) for name in IMAGE_CUDA_VARIABLES]
+    )
+    for name, value in found:
         if value:
-            return _version_setting(name, value, "a CUDA version such as 12.1.1"), name
+            _version_setting(name, value, "a CUDA version such as 12.1.1")
+            directory = environ.get("RPWORKER_CUDA_COMPAT_DIR") or DEFAULT_COMPAT_DIR
+            return ImageCuda(value.strip(), name, compat_driver(Path(directory)), directory)
     return None
+
+
+def compat_driver(directory: Path) -> str | None:
+    """The driver version of the newest ``libcuda.so.<version>`` in ``directory``."""
+    try:
+        names = [path.name for path in directory.iterdir()]
+    except OSError:
+        return None
+    versions = [m[1] for name in names if (m := _COMPAT_LIBRARY.fullmatch(name))]
+    return max(versions, key=cuda_compat.driver_key, default=None)
 
 
 def requirements(environ: Mapping[str, str]) -> Requirements:
@@ -239,13 +382,14 @@ def _version_setting(setting: str, value: str, expected: str) -> CudaVersion:
 
 def run_check(environ: Mapping[str, str], cuda: str | None = None) -> Report:
     """Probe and evaluate against ``cuda`` (an ``X.Y`` option) or the image's CUDA."""
-    found = (_version_setting("--cuda", cuda, "use X.Y, e.g. 12.1"), "--cuda") if cuda else None
-    target, source = found or image_cuda(environ) or (None, None)
+    image = image_cuda(environ, cuda)
     needs = requirements(environ)
     facts, findings = probe()
+    notes: list[Finding] = []
     if facts is not None:
-        findings.extend(evaluate(facts, target, needs))
-    return Report(facts, target, source, tuple(findings), needs)
+        problems, notes = evaluate(facts, image, needs)
+        findings.extend(problems)
+    return Report(facts, image, tuple(findings), needs, tuple(notes))
 
 
 # ----------------------------------------------------------------- at startup
@@ -297,7 +441,7 @@ def check_at_startup(environ: Mapping[str, str], *, production: bool) -> Startup
             "invalid-setting", f"{error.setting}={error.value!r} is invalid", error.expected
         )
         fallback = Mode.STRICT if production else Mode.WARN
-        outcome = StartupCheck(fallback, Report(None, None, None, (finding,)))
+        outcome = StartupCheck(fallback, Report(None, None, (finding,)))
     if outcome.failed:
         level = logging.ERROR
     elif outcome.report is not None and not outcome.report.healthy:
@@ -316,7 +460,7 @@ def render(report: Report) -> str:
     facts = report.as_dict()
     status = "healthy" if report.healthy else f"{len(report.findings)} problem(s)"
     image = facts["image_cuda"] or "none (CPU image: pass --cuda X.Y to compare)"
-    source = f" (from {report.image_cuda_source})" if report.image_cuda_source else ""
+    source = f" (from {facts['image_cuda_source']})" if facts["image_cuda_source"] else ""
     lines = [
         f"GPU check: {status}",
         f"driver: {facts['driver_version']} (CUDA {facts['cuda_driver_version']})",
@@ -332,12 +476,13 @@ def render(report: Report) -> str:
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in rows
         ]
-    for finding in report.findings:
-        lines += [
-            "",
-            f"problem ({finding.code}): {finding.where}{finding.reason}",
-            f"  fix: {finding.fix}",
-        ]
+    for kind, entries in (("problem", report.findings), ("note", report.notes)):
+        for finding in entries:
+            lines += [
+                "",
+                f"{kind} ({finding.code}): {finding.where}{finding.reason}",
+                f"  fix: {finding.fix}",
+            ]
     return "\n".join(lines)
 
 

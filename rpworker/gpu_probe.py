@@ -17,6 +17,27 @@ from rpworker.cuda_compat import CudaVersion
 
 MIB = 1024 * 1024
 
+BRANDS = (
+    "unknown",
+    "quadro",
+    "tesla",
+    "nvs",
+    "grid",
+    "geforce",
+    "titan",
+    "vapps",
+    "vpc",
+    "vcs",
+    "vws",
+    "cloudgaming",
+    "quadrortx",
+    "nvidiartx",
+    "nvidia",
+    "geforcertx",
+    "titanrtx",
+)
+"""``nvmlBrandType_t`` by number (nvml.h), named as NVIDIA_REQUIRE_CUDA names brands."""
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -47,6 +68,7 @@ class DeviceFacts:
     memory_free_mb: int | None = None
     compute_capability: CudaVersion | None = None
     mig_enabled: bool | None = None
+    brand: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +181,7 @@ def _probe_device(index: int) -> tuple[DeviceFacts, list[Finding]]:
         handle = pynvml.nvmlDeviceGetHandleByIndex(index)
         memory = _query(pynvml.nvmlDeviceGetMemoryInfo, handle)
         mig = _query(pynvml.nvmlDeviceGetMigMode, handle)
+        brand = _query(pynvml.nvmlDeviceGetBrand, handle)
         facts = DeviceFacts(
             index=index,
             name=_query(pynvml.nvmlDeviceGetName, handle),
@@ -167,6 +190,7 @@ def _probe_device(index: int) -> tuple[DeviceFacts, list[Finding]]:
             memory_free_mb=None if memory is None else memory.free // MIB,
             compute_capability=_query(pynvml.nvmlDeviceGetCudaComputeCapability, handle),
             mig_enabled=None if mig is None else mig[0] == pynvml.NVML_DEVICE_MIG_ENABLE,
+            brand=None if brand is None else _brand_name(brand),
         )
         return facts, _device_health(index, handle)
     except pynvml.NVMLError as error:
@@ -177,6 +201,10 @@ def _probe_device(index: int) -> tuple[DeviceFacts, list[Finding]]:
             index,
         )
         return DeviceFacts(index), [finding]
+
+
+def _brand_name(number: int) -> str:
+    return BRANDS[number] if 0 <= number < len(BRANDS) else f"brand {number}"
 
 
 def _device_health(index: int, handle: Any) -> list[Finding]:

@@ -7,26 +7,31 @@ put on ``sys.path`` of this process only: the wheel installs no top-level
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import runpy
 import sys
 from pathlib import Path
 
 from rpworker import logs
+from rpworker.sdk_alias import SHIM_DIR
 from rpworker.serverless import ConfigError
+from rpworker.unsupported import NotProvided
+from rpworker.uploads import S3ClientMissing
 from rpworker.version import __version__
 
-SHIM_DIR = Path(__file__).resolve().parent / "_shim"
 HANDLER_ENV = "RPWORKER_HANDLER"
 
 USAGE = f"""\
 usage: rpworker FILE [flags...]     run a handler file (FILE may come from ${HANDLER_ENV})
+       rpworker python [-u] FILE [flags...]  the same, from a template's start command
        rpworker gpu-check [args...]  check the GPUs and driver against the image's CUDA
        rpworker --help | --version
 
 Flags after FILE are the SDK's: --test_input JSON, --test_output JSON,
---rp_serve_api, --rp_api_host, --rp_api_port, --rp_api_concurrency, --rp_log_level
-(see `rpworker FILE --help`). Without flags FILE runs one job from ./test_input.json;
+--rp_serve_api, --rp_api_host, --rp_api_port, --rp_api_concurrency, --rp_log_level,
+--rp_debugger (see `rpworker FILE --help`). Without flags FILE runs one job from ./test_input.json;
 with RUNPOD_WEBHOOK_GET_JOB set it runs as a production worker.
 """
 
@@ -35,7 +40,61 @@ class LaunchError(Exception):
     """The handler file cannot be run; exit status 2."""
 
 
+PYTHON = re.compile(r"python(\d+(\.\d+)?)?")
+PYTHON_FLAGS_WITH_VALUE = ("-W", "-X")
+
+
+def _is_python(arg: str) -> bool:
+    return PYTHON.fullmatch(os.path.basename(arg)) is not None
+
+
+def _python_command(argv: list[str]) -> list[str]:
+    """``python [-u ...] FILE flags`` (a template's start command) as ``FILE flags``.
+
+    The image's entrypoint receives the start command as arguments; the file may
+    also follow a handler file the entrypoint names already, which it replaces.
+    """
+    start = 1 if len(argv) > 1 and not _is_python(argv[0]) and _is_python(argv[1]) else 0
+    if not argv[start:] or not _is_python(argv[start]):
+        return argv
+    rest = argv[start + 1 :]
+    while rest and rest[0].startswith("-"):
+        option = rest.pop(0)
+        if option in ("-m", "-c"):
+            raise LaunchError(
+                f"`python {option} ...` cannot start a worker here: start it as `python FILE` "
+                "(the handler file that calls runpod.serverless.start)"
+            )
+        if option in PYTHON_FLAGS_WITH_VALUE and rest:
+            rest.pop(0)
+        elif "u" in option.lstrip("-"):
+            _unbuffered()
+    if not rest:
+        raise LaunchError("the python start command names no handler file")
+    return [_located(rest[0]), *rest[1:]]
+
+
+def _unbuffered() -> None:
+    """``python -u``: output reaches the log as it is written, here and in children."""
+    os.environ["PYTHONUNBUFFERED"] = "1"
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(write_through=True)
+
+
+def _located(path: str) -> str:
+    """``path``, or the file of that name in the working directory.
+
+    Templates start ``python -u /rp_handler.py`` where their Dockerfile copied
+    the handler to ``/``; rpbuild images hold it in the working directory.
+    """
+    if Path(path).is_file() or not Path(os.path.basename(path)).is_file():
+        return path
+    return os.path.basename(path)
+
+
 def _handler_file(argv: list[str]) -> tuple[str, list[str]]:
+    argv = _python_command(argv)
     if argv and not argv[0].startswith("-"):
         return argv[0], argv[1:]
     from_env = os.environ.get(HANDLER_ENV)
@@ -74,6 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path, flags = _handler_file(args)
         return run_file(path, flags)
-    except (LaunchError, ConfigError) as exc:
+    except (LaunchError, ConfigError, NotProvided, S3ClientMissing) as exc:
         print(f"rpworker: error: {exc}", file=sys.stderr)
         return 2

@@ -207,16 +207,6 @@ def _json_errors(view: View, connections: IdleConnections) -> View:
         connection = request.protocol
         connections.started(connection)
         try:
-            return await _answer(view, request)
-        finally:
-            connections.ended(connection)
-
-    return answer
-
-
-async def _answer(view: View, request: web.Request) -> web.Response:
-    try:
-        try:
             if request.method not in METHODS:
                 raise web.HTTPMethodNotAllowed(request.method, METHODS)
             return await view(request)
@@ -225,23 +215,30 @@ async def _answer(view: View, request: web.Request) -> web.Response:
             if exc.status == 408:
                 response.force_close()
             return response
-        except web.HTTPNotFound:
-            routes = ", ".join(ROUTES)
-            message = f"no route {request.path}; routes: {routes} (also under /v2/ENDPOINT_ID)"
-            return web.json_response({"error": message}, status=404)
-        except web.HTTPRequestEntityTooLarge:
-            message = f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MB"
-            return web.json_response({"error": message}, status=413)
         except web.HTTPException as exc:
-            return web.json_response(
-                {"error": f"{exc.reason}: {request.method} {request.path}"}, status=exc.status
-            )
-    except CLIENT_LEFT as exc:
-        log.debug("client left during %s %s: %r", request.method, request.path, exc)
-        return web.json_response({"error": "client left"}, status=400)
-    except Exception as exc:
-        log.exception("bug answering %s %s", request.method, request.path)
-        return web.json_response({"error": f"internal error (a bug): {exc!r}"}, status=500)
+            return _refusal(request, exc)
+        except CLIENT_LEFT as exc:
+            log.debug("client left during %s %s: %r", request.method, request.path, exc)
+            return web.json_response({"error": "client left"}, status=400)
+        except Exception as exc:
+            log.exception("bug answering %s %s", request.method, request.path)
+            return web.json_response({"error": f"internal error (a bug): {exc!r}"}, status=500)
+        finally:
+            connections.ended(connection)
+
+    return answer
+
+
+def _refusal(request: web.Request, exc: web.HTTPException) -> web.Response:
+    """aiohttp's own refusals (no route, body too large, ...) as ``{"error": ...}``."""
+    if isinstance(exc, web.HTTPNotFound):
+        routes = ", ".join(ROUTES)
+        message = f"no route {request.path}; routes: {routes} (also under /v2/ENDPOINT_ID)"
+    elif isinstance(exc, web.HTTPRequestEntityTooLarge):
+        message = f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MB"
+    else:
+        message = f"{exc.reason}: {request.method} {request.path}"
+    return web.json_response({"error": message}, status=exc.status)
 
 
 async def _no_route(request: web.Request) -> web.Response:

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 
-from rpworker import codec, results
+from rpworker import codec, result_urls, results
 from rpworker.settings import Settings
 from rpworker.types import Job, ResultBody
 from rpworker.version import __version__
@@ -198,12 +198,14 @@ class Platform:
         self, job_id: str, data: bytes, *, is_stream: bool, what: str = "result"
     ) -> bool:
         """Post a final result (or an IN_PROGRESS update) to job-done."""
-        url = fill(self.settings.done_url, self.settings.worker_id, job_id)
+        url = fill(result_urls.done_url(self.settings.done_url), self.settings.worker_id, job_id)
         query = {"isStream": str(is_stream).lower()}
         return await self._post(job_id, what, with_query(url, query), data)
 
     async def chunk(self, job_id: str, data: bytes) -> bool:
-        url = fill(self.settings.stream_url, self.settings.worker_id, job_id)
+        url = fill(
+            result_urls.stream_url(self.settings.stream_url), self.settings.worker_id, job_id
+        )
         return await self._post(job_id, "stream chunk", with_query(url, {"isStream": "true"}), data)
 
     async def _post(self, job_id: str, what: str, url: str, data: bytes) -> bool:

@@ -12,6 +12,7 @@ import sys
 from typing import NoReturn
 
 from rpworker import logs
+from rpworker.debugger import with_timings
 from rpworker.flags import parse_flags
 from rpworker.types import Config
 
@@ -48,6 +49,10 @@ def start(config: Config) -> NoReturn:
     """Run the handler in ``config`` in the mode the environment and flags select."""
     config = check_config(config)
     flags = parse_flags()
+    if flags.log_level_flag:
+        logs.RunPodLogger().set_level(flags.log_level_flag)
+    if flags.debugger:
+        config = {**config, "handler": with_timings(config["handler"])}
     if os.environ.get("RUNPOD_WEBHOOK_GET_JOB"):
         from rpworker.worker import run_worker
 

@@ -62,9 +62,7 @@ def _configure_logging(settings: Settings) -> None:
         handler.setFormatter(_JsonLines())
     else:
         handler.setFormatter(logging.Formatter("%(levelname)-7s| %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logs.level_number(settings.log_level))
+    logs.install(handler, settings.log_level)
 
 
 async def _startup_failure() -> tuple[str, str] | None:

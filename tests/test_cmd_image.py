@@ -95,3 +95,11 @@ def test_a_missing_directory_is_an_input_error(tmp_path: Path) -> None:
     result = rpbuild("image", str(tmp_path / "nope"), "--dry-run")
     assert result.exit_code == 2
     assert "is not a directory" in result.output
+
+
+def test_an_end_of_life_cuda_is_built_with_a_warning(tmp_path: Path) -> None:
+    result = rpbuild("image", str(tmp_path), "--cuda", "11.8", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "warning: CUDA 11.8.0 is end-of-life at NVIDIA" in result.stderr
+    current = rpbuild("image", str(tmp_path), "--cuda", "12.8", "--dry-run")
+    assert "end-of-life" not in current.stderr

@@ -84,6 +84,12 @@ def test_with_json_a_failure_is_also_a_json_document() -> None:
     result = CliRunner().invoke(group, ["fail", "work", "--json"])
     assert result.exit_code == 1
     assert json.loads(result.stdout) == {"ok": False, "error": "the build failed"}
+    flag = CliRunner().invoke(group, ["fail", "file", "--json"])
+    assert json.loads(flag.stdout) == {
+        "ok": False,
+        "error": "w/rpbuild.yaml: python: 3.1: no such Python",
+        "source": "w/rpbuild.yaml: python",
+    }
 
 
 @click.command(cls=Command)

@@ -65,8 +65,10 @@ def test_healthy_gpu_reports_its_facts_and_exits_0(gpu_check: GpuCheck) -> None:
             "memory_free_mb": 80000,
             "compute_capability": "9.0",
             "mig": "enabled",
+            "brand": "nvidia",
         }
     ]
+    assert data["notes"] == []
 
 
 def test_library_not_found_says_to_start_with_the_nvidia_runtime(gpu_check: GpuCheck) -> None:
@@ -141,7 +143,7 @@ def test_memory_faults_are_findings(
 
 
 def test_not_supported_queries_are_missing_facts_not_failures(gpu_check: GpuCheck) -> None:
-    unsupported = ("NAME", "UUID", "MEMORY_TOTAL_MB", "COMPUTE_CAPABILITY", "MIG_MODE")
+    unsupported = ("NAME", "UUID", "MEMORY_TOTAL_MB", "COMPUTE_CAPABILITY", "MIG_MODE", "BRAND")
     unsupported += ("RETIRED_PAGES_PENDING", "REMAPPED_ROWS", "ECC_UNCORRECTED")
     env = {f"FAKE_NVML_DEVICE0_{name}": "NOT_SUPPORTED" for name in unsupported}
     result = gpu_check(
@@ -159,22 +161,159 @@ def test_not_supported_queries_are_missing_facts_not_failures(gpu_check: GpuChec
     assert set(data["devices"][0].values()) == {0, "n/a"}
 
 
-def test_old_driver_fails_with_both_versions_and_both_ways_out(gpu_check: GpuCheck) -> None:
+# NVIDIA's documented outcomes (CUDA Compatibility guide): a driver at least as new as the
+# image's CUDA runs it ("pass"); a driver of the same CUDA major, at least the major's minimum
+# (12.x: 525.60.13, 13.x: 580.65.06), runs it by minor-version compatibility ("minor"); an
+# older driver runs it only through the image's cuda-compat on a datacenter GPU, on a branch
+# that release's cuda-compat supports (the branches of its NVIDIA_REQUIRE_CUDA) ("forward");
+# else it fails. Cells: (on a datacenter GPU, on a GeForce GPU), both with cuda-compat.
+DRIVERS = {
+    "R470": ("470.256.02", "11040"),
+    "R525": ("525.147.05", "12000"),
+    "R535": ("535.230.02", "12020"),
+    "R550": ("550.144.03", "12040"),
+    "R570": ("570.172.08", "12080"),
+}
+OUTCOMES = {
+    ("R470", "12.1.1"): ("forward", "fail"),
+    ("R470", "12.4.1"): ("forward", "fail"),
+    ("R470", "12.8.1"): ("forward", "fail"),
+    ("R470", "13.0.0"): ("fail", "fail"),
+    ("R525", "12.1.1"): ("minor", "minor"),
+    ("R525", "12.4.1"): ("minor", "minor"),
+    ("R525", "12.8.1"): ("minor", "minor"),
+    ("R525", "13.0.0"): ("fail", "fail"),
+    ("R535", "12.1.1"): ("pass", "pass"),
+    ("R535", "12.4.1"): ("minor", "minor"),
+    ("R535", "12.8.1"): ("minor", "minor"),
+    ("R535", "13.0.0"): ("forward", "fail"),
+    ("R550", "12.1.1"): ("pass", "pass"),
+    ("R550", "12.4.1"): ("pass", "pass"),
+    ("R550", "12.8.1"): ("minor", "minor"),
+    ("R550", "13.0.0"): ("forward", "fail"),
+    ("R570", "12.1.1"): ("pass", "pass"),
+    ("R570", "12.4.1"): ("pass", "pass"),
+    ("R570", "12.8.1"): ("pass", "pass"),
+    ("R570", "13.0.0"): ("forward", "fail"),
+}
+BRAND_NUMBERS = {"datacenter": "14", "geforce": "5"}
+CODES = {
+    "pass": ([], []),
+    "minor": ([], ["minor-version-compatibility"]),
+    "forward": ([], ["forward-compatibility"]),
+    "fail": (["driver-too-old"], []),
+}
+
+
+def compat_dir(tmp_path: Path, driver: str) -> str:
+    """A stand-in for /usr/local/cuda/compat: NVIDIA's images put libcuda.so.<driver> there."""
+    directory = tmp_path / "compat"
+    directory.mkdir(exist_ok=True)
+    (directory / f"libcuda.so.{driver}").write_bytes(b"")
+    (directory / "libcuda.so.1").symlink_to(f"libcuda.so.{driver}")
+    return str(directory)
+
+
+@pytest.mark.parametrize("gpu_kind", ["datacenter", "geforce"])
+@pytest.mark.parametrize(("driver", "image"), list(OUTCOMES))
+def test_nvidia_compatibility_outcomes(
+    gpu_check: GpuCheck, tmp_path: Path, driver: str, image: str, gpu_kind: str
+) -> None:
+    version, nvml_cuda = DRIVERS[driver]
     result = gpu_check(
         "--json",
-        CUDA_VERSION="12.4.1",
-        FAKE_NVML_DRIVER_VERSION="535.104.05",
+        CUDA_VERSION=image,
+        RPWORKER_CUDA_COMPAT_DIR=compat_dir(tmp_path, cuda_compat.release_driver(image) or ""),
+        FAKE_NVML_DRIVER_VERSION=version,
+        FAKE_NVML_CUDA_VERSION=nvml_cuda,
+        FAKE_NVML_DEVICE0_BRAND=BRAND_NUMBERS[gpu_kind],
+    )
+    data = report(result)
+    outcome = OUTCOMES[driver, image][gpu_kind == "geforce"]
+    findings, notes = CODES[outcome]
+    assert [f["code"] for f in data["findings"]] == findings
+    assert [n["code"] for n in data["notes"]] == notes
+    assert result.returncode == (1 if findings else 0)
+
+
+def test_minor_version_compatibility_note_names_the_rule_the_limit_and_the_fix(
+    gpu_check: GpuCheck,
+) -> None:
+    result = gpu_check(
+        "--json",
+        CUDA_VERSION="12.8.1",
+        FAKE_NVML_DRIVER_VERSION="535.230.02",
         FAKE_NVML_CUDA_VERSION="12020",
     )
+    data = report(result)
+    assert data["healthy"] is True
+    [note] = data["notes"]
+    assert "minor-version compatibility" in note["reason"]
+    assert "driver 535.230.02 supports CUDA up to 12.2" in note["reason"]
+    assert "any CUDA 12.x on a driver >= 525.60.13" in note["reason"]
+    assert "PTX JIT" in note["reason"]
+    assert note["fix"] == "upgrade the host driver to >= 570.124.06 to lift that limit"
+
+
+def test_forward_compatibility_note_names_the_compat_libraries(
+    gpu_check: GpuCheck, tmp_path: Path
+) -> None:
+    directory = compat_dir(tmp_path, "580.65.06")
+    result = gpu_check(
+        "--json",
+        RPBUILD_CUDA_VERSION="13.0.0",
+        RPWORKER_CUDA_COMPAT_DIR=directory,
+        FAKE_NVML_DRIVER_VERSION="550.144.03",
+        FAKE_NVML_CUDA_VERSION="12040",
+        FAKE_NVML_DEVICE0_BRAND="2",
+    )
+    data = report(result)
+    assert (data["healthy"], data["cuda_compat"]) == (True, "580.65.06")
+    [note] = data["notes"]
+    assert "forward compatibility" in note["reason"]
+    assert f"(580.65.06, in {directory})" in note["reason"]
+    assert "older than CUDA 13.x's minimum 580.65.06" in note["reason"]
+    assert note["fix"] == "upgrade the host driver to >= 580.65.06 to run without cuda-compat"
+
+
+@pytest.mark.parametrize(
+    ("env", "why"),
+    [
+        ({}, "the image has no cuda-compat libcuda.so in"),
+        ({"FAKE_NVML_DEVICE0_BRAND": "15"}, "NVML reports brand geforcertx"),
+        ({"FAKE_NVML_DRIVER_VERSION": "525.147.05"}, "supports driver branches R535, R550"),
+    ],
+)
+def test_below_the_family_minimum_fails_naming_why_forward_compatibility_does_not_apply(
+    gpu_check: GpuCheck, tmp_path: Path, env: dict[str, str], why: str
+) -> None:
+    directory = compat_dir(tmp_path, "580.65.06") if env else str(tmp_path / "none")
+    result = gpu_check(
+        "--json",
+        **{
+            "CUDA_VERSION": "13.0.0",
+            "RPWORKER_CUDA_COMPAT_DIR": directory,
+            "FAKE_NVML_DRIVER_VERSION": "550.144.03",
+            "FAKE_NVML_CUDA_VERSION": "12040",
+            **env,
+        },
+    )
     data = unhealthy(result)
-    assert (data["image_cuda"], data["image_cuda_source"]) == ("12.4", "CUDA_VERSION")
-    assert codes(data) == [("driver-too-old", None)]
-    finding = data["findings"][0]
-    assert "535.104.05" in finding["reason"]
-    assert "12.2" in finding["reason"]
-    assert "12.4" in finding["reason"]
-    assert "rpbuild image --cuda 12.2" in finding["fix"]
-    assert ">= 550.54.14" in finding["fix"]
+    [finding] = data["findings"]
+    assert finding["code"] == "driver-too-old"
+    assert "CUDA 13.x needs a driver >= 580.65.06" in finding["reason"]
+    assert why in finding["reason"]
+    assert finding["fix"] == (
+        "run on a host with driver >= 580.65.06, or rebuild the image for CUDA 12.4 or older "
+        "(`rpbuild image --cuda 12.4`)"
+    )
+
+
+def test_an_end_of_life_cuda_gets_a_note(gpu_check: GpuCheck) -> None:
+    result = gpu_check("--json", CUDA_VERSION="11.8.0", FAKE_NVML_CUDA_VERSION="12020")
+    data = report(result)
+    assert data["healthy"] is True
+    assert [n["code"] for n in data["notes"]] == ["cuda-end-of-life"]
 
 
 def test_cuda_option_wins_over_image_metadata(gpu_check: GpuCheck) -> None:
@@ -254,7 +393,7 @@ def test_table_output(gpu_check: GpuCheck) -> None:
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[:3] == [
-        "GPU check: 2 problem(s)",
+        "GPU check: 1 problem(s)",
         "driver: 535.104.05 (CUDA 12.2)",
         "image CUDA: 12.4 (from --cuda)",
     ]
@@ -265,7 +404,7 @@ def test_table_output(gpu_check: GpuCheck) -> None:
         "1 n/a n/a n/a n/a n/a n/a",
     ]
     assert "problem (gpu-lost): GPU 1: the GPU is lost (it fell off the bus)" in lines
-    assert "problem (driver-too-old)" in result.stdout
+    assert "note (minor-version-compatibility): driver 535.104.05 supports" in result.stdout
 
 
 def test_runs_as_a_module_too(fake_nvml_dir: Path) -> None:
@@ -309,7 +448,7 @@ def test_startup_strict_in_production_fails_with_a_reason(fake_nvml_dir: Path) -
     assert outcome["mode"] == "strict"
     assert outcome["failed"] is True
     assert outcome["reason"].startswith("GPU 0: the GPU is lost")
-    assert "driver 535.104.05 supports CUDA up to 12.2" in outcome["reason"]
+    assert [note["code"] for note in outcome["notes"]] == ["minor-version-compatibility"]
 
 
 def test_startup_warn_mode_does_not_fail(fake_nvml_dir: Path) -> None:
@@ -319,6 +458,7 @@ def test_startup_warn_mode_does_not_fail(fake_nvml_dir: Path) -> None:
         RPWORKER_GPU_CHECK="warn",
         RUNPOD_ENDPOINT_ID="ep",
         CUDA_VERSION="12.4.1",
+        FAKE_NVML_DEVICE0_ERROR="GPU_IS_LOST",
     )
     assert (outcome["mode"], outcome["failed"], outcome["healthy"]) == ("warn", False, False)
 
@@ -373,17 +513,39 @@ def test_unhealthy_reason_is_capped_for_the_ping_url() -> None:
     facts = GpuFacts(
         "535.104.05", (12, 2), tuple(DeviceFacts(i, memory_free_mb=1) for i in range(50))
     )
-    findings = gpu.evaluate(facts, None, gpu.Requirements(min_free_memory_mb=2))
-    summary = gpu.Report(facts, None, None, tuple(findings)).summary()
+    findings, _ = gpu.evaluate(facts, None, gpu.Requirements(min_free_memory_mb=2))
+    summary = gpu.Report(facts, None, tuple(findings)).summary()
     assert len(findings) == 50
     assert len(summary) == 1000
     assert summary.endswith("...")
 
 
-def test_driver_advice_for_a_cuda_release_missing_from_the_table() -> None:
-    facts = GpuFacts("560.28.03", (12, 6), (DeviceFacts(0),))
-    [finding] = gpu.evaluate(facts, (12, 7), gpu.Requirements())
-    assert "a version that supports CUDA 12.7" in finding.fix
+def test_driver_advice_for_a_cuda_major_missing_from_the_table() -> None:
+    facts = GpuFacts("580.65.06", (13, 0), (DeviceFacts(0, brand="nvidia"),))
+    [finding], notes = gpu.evaluate(facts, gpu.ImageCuda("14.0", "--cuda"), gpu.Requirements())
+    assert notes == []
+    assert "no minimum is known" in finding.reason
+    assert "driver released with CUDA 14.0 or later" in finding.fix
+
+
+def test_the_compat_driver_is_read_from_a_real_cuda_compat_layout(tmp_path: Path) -> None:
+    """The files of /usr/local/cuda/compat on an H200 host with cuda-compat-13-0."""
+    (tmp_path / "libcuda.so.580.95.05").write_bytes(b"")
+    (tmp_path / "libcudadebugger.so.580.95.05").write_bytes(b"")
+    (tmp_path / "libnvidia-nvvm70.so.4").write_bytes(b"")
+    (tmp_path / "libcuda.so.1").symlink_to("libcuda.so.580.95.05")
+    (tmp_path / "libcuda.so").symlink_to("libcuda.so.1")
+    assert gpu.compat_driver(tmp_path) == "580.95.05"
+    assert gpu.compat_driver(tmp_path / "missing") is None
+
+
+def test_release_drivers_come_from_the_data_with_patch_fallback() -> None:
+    assert cuda_compat.release_driver("12.8.1") == "570.124.06"
+    assert cuda_compat.release_driver("12.8") == "570.26"
+    assert cuda_compat.release_driver("13.1.1") == "590.44.01"
+    assert cuda_compat.release_driver("12.7") is None
+    assert cuda_compat.forward_compat_branches((12, 1), "arm64") == ()
+    assert cuda_compat.forward_compat_branches((12, 1), "amd64") == (470, 525)
 
 
 @pytest.mark.parametrize(
@@ -411,14 +573,15 @@ async def test_strict_production_worker_pings_unhealthy_and_exits_1(
     worker = await start_worker(
         ECHO,
         LD_LIBRARY_PATH=str(fake_nvml_dir),
-        CUDA_VERSION="12.4.1",
+        CUDA_VERSION="13.0.0",
+        RPWORKER_CUDA_COMPAT_DIR=str(fake_nvml_dir / "no-compat"),
         RPWORKER_GPU_CHECK="",
         RUNPOD_ENDPOINT_ID="ep",
     )
     assert await worker.wait() == 1
     [(_, ping)] = emulator.pings
     assert (ping["status"], ping["check"]) == ("unhealthy", "gpu")
-    assert "supports CUDA up to 12.2, but the image needs CUDA 12.4" in ping["reason"]
+    assert "supports CUDA up to 12.2, the image needs CUDA 13.0" in ping["reason"]
     assert "rpbuild image --cuda 12.2" in ping["reason"]
     assert emulator.takes == []
     [line] = [json.loads(text) for text in worker.output.splitlines() if "gpu_check" in text]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from builder.build import compat, image
+from builder.build.matrix import MatrixRow, load_matrix
 from builder.build.spec import GpuRequirements, ImageOptions
 
 HADOLINT = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
@@ -50,6 +51,12 @@ def hadolint(text: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("options", _rows(), ids=lambda o: f"cuda{o.cuda}-ubuntu{o.ubuntu}")
 def test_base_images_pass_hadolint(options: ImageOptions) -> None:
     result = hadolint(plan(options).base.dockerfile)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("row", load_matrix().rows, ids=lambda row: row.name)
+def test_matrix_rows_pass_hadolint(row: MatrixRow) -> None:
+    result = hadolint(image.plan(row.options, row.spec).base.dockerfile)
     assert result.returncode == 0, result.stdout
 
 

@@ -218,6 +218,54 @@ def test_the_truth_check_compares_installed_torch_with_the_tag(
         assert "does not match its claims" in output
 
 
+C_EXTENSION = """
+import importlib.util, pathlib, shutil, subprocess, sys, sysconfig, tempfile
+source = (
+    "#include <Python.h>\\n"
+    "static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(42); }\\n"
+    "static PyMethodDef methods[] = {{\\"answer\\", answer, METH_NOARGS, 0}, {0}};\\n"
+    "static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, \\"stub\\", 0, -1, methods};\\n"
+    "PyMODINIT_FUNC PyInit_stub(void) { return PyModule_Create(&module); }\\n"
+)
+work = pathlib.Path(tempfile.mkdtemp())
+(work / "stub.c").write_text(source)
+target = work / ("stub" + sysconfig.get_config_var("EXT_SUFFIX"))
+compiler = shutil.which("cc") or shutil.which("gcc")
+include = sysconfig.get_paths()["include"]
+subprocess.run([compiler, "-O1", "-shared", "-fPIC", "-I", include, "-o", str(target),
+                str(work / "stub.c")], check=True)
+spec = importlib.util.spec_from_file_location("stub", target)
+stub = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(stub)
+print("answer", stub.answer())
+"""
+
+
+def test_an_image_with_torch_compiles_and_imports_a_c_extension_at_run_time(
+    docker_builder: engine.Builder, tmp_path: Path
+) -> None:
+    """What torch.compile (Inductor, Triton) does on first use: cc + Python.h, then import."""
+    base = _fake_torch_base(docker_builder, tmp_path, "2.3.1+cu121")
+    repository = f"rpbuild-test/torch-compile-{uuid.uuid4().hex[:8]}"
+    flags = [*base_flags(), "--base-image", base, "--torch", "2.3.1"]
+    code, payload, output = rpbuild(
+        "image",
+        *flags,
+        "--repository",
+        repository,
+        "--build-arg",
+        "TORCH_INDEX_URL=file:///wheels/simple",
+    )
+    assert code == 0, output
+    [tag, *_] = _image(payload, "base")["tags"]
+    try:
+        done = engine.run_python(docker_builder, tag, C_EXTENSION)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.split() == ["answer", "42"]
+    finally:
+        _docker(docker_builder, "rmi", *_image(payload, "base")["tags"])
+
+
 def test_a_failing_step_is_named_with_its_log_tail(
     docker_builder: engine.Builder, gpu_base: dict[str, Any], seed_app: Path
 ) -> None:

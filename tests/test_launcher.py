@@ -36,8 +36,9 @@ def test_runpod_resolves_to_the_runtime(tmp_path: Path) -> None:
     done = run_rpworker(str(write_handler(tmp_path, source)), *JOB, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     expected = {"same_start": True, "same_validate": True, "version": __version__}
-    assert json_lines(done.stdout) == [{"output": expected}]
-    assert "logger works" in done.stderr
+    logged, result = done.stdout.splitlines()
+    assert logged == "INFO   | logger works"
+    assert json_lines(result) == [{"output": expected}]
 
 
 def test_rp_cleanup_removes_scratch_folders(tmp_path: Path) -> None:

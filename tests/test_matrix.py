@@ -81,7 +81,7 @@ def test_filters() -> None:
     ]
     with pytest.raises(InputError, match="KEY one of name, cuda"):
         parse_filters(["gpu=a100"])
-    with pytest.raises(InputError, match=r"no row .* matches cuda=9.0; rows: cuda118"):
+    with pytest.raises(InputError, match=r"no row .* matches cuda=9.0; rows: cuda121"):
         select(matrix, parse_filters(["cuda=9.0"]))
 
 
@@ -181,14 +181,18 @@ def test_bake_file_is_accepted_by_buildx_bake_print(tmp_path: Path) -> None:
     assert first["labels"]["io.rpbuild.cuda"] == rows[0].spec.cuda.version
 
 
-@pytest.mark.parametrize("name", ["test.yml", "publish.yml"])
+@pytest.mark.parametrize("name", ["test.yml", "publish.yml", "data-refresh.yml"])
 def test_workflows_parse(name: str) -> None:
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
     assert workflow["jobs"]
     for job in workflow["jobs"].values():
         assert job["runs-on"] and job["steps"]
-    if name == "test.yml":
+    if name == "data-refresh.yml":
+        assert triggers["schedule"] == [{"cron": "17 5 * * 1"}]
+        steps = json.dumps(workflow["jobs"]["refresh"]["steps"])
+        assert "rpbuild data refresh" in steps and "peter-evans/create-pull-request" in steps
+    elif name == "test.yml":
         assert set(triggers) == {"push", "pull_request"}
         assert any(step.get("run") == ".ci/run" for step in workflow["jobs"]["test"]["steps"])
     else:

@@ -13,7 +13,7 @@ from builder.commands.cli import main
 from builder.errors import IncompatibleChoiceError, InputError, Source
 from builder.registry.client import DigestLookup
 from builder.registry.lock import LOCK_FILE, read_lock
-from builder.registry.pinning import Pinning, pinned_spec
+from builder.registry.pinning import Pinning, checked_spec
 from builder.registry.reference import ImageRef
 
 DIGEST = "sha256:" + "c" * 64
@@ -96,7 +96,7 @@ def test_lock_and_a_locked_image_agree_on_the_cuda_of_rpbuild_yaml(
     assert base.startswith("nvidia/cuda:11.8.")
 
     resolved = resolve_options(directory, {}, load_project(directory))
-    spec = pinned_spec(
+    spec = checked_spec(
         resolve_spec(resolved), directory, Pinning(locked=True), registry, pytest.fail
     )
     assert spec.from_ref == f"{base}@{DIGEST}"

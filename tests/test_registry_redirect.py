@@ -11,9 +11,9 @@ import base64
 import http.server
 from collections.abc import Callable
 
-import docker
 import pytest
 
+from builder import engine
 from builder.registry.client import RegistryAuthError, RegistryClient, keeps_authorization
 from builder.registry.credentials import Credentials
 from builder.registry.push import push_tag
@@ -45,7 +45,7 @@ def test_a_redirect_to_another_registry_does_not_carry_the_password(
     assert auth_registry.username and auth_registry.password
     credentials = Credentials(auth_registry.username, auth_registry.password)
     ref = parse_ref(tiny_image(f"{auth_registry.host}/rpbuild/redirect-test:v1"))
-    push_tag(docker.from_env(), ref, credentials)
+    push_tag(engine.sdk(), ref, credentials)
     assert RegistryClient(auth_registry.host, credentials).manifest_digest(ref)
 
     front = redirecting_front(fake_registry, f"http://{auth_registry.host}")

@@ -33,11 +33,11 @@ ROWS: dict[str, dict[str, Any]] = {
         "ca_bundle": Path("ca.pem"),
         "gpu": GpuRequirements(1, 20000, "8.0"),
     },
-    "base-cuda11.8-torch2.1.2-py3.11-ubuntu20.04": {
+    "base-cuda11.8-torch2.1.2-py3.11-ubuntu22.04": {
         "cuda": "11.8",
         "torch": "2.1.2",
         "python": "3.11",
-        "ubuntu": "20.04",
+        "ubuntu": "22.04",
     },
 }
 

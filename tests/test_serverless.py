@@ -38,7 +38,9 @@ def test_flags_parsed_and_unknown_ones_left(monkeypatch: pytest.MonkeyPatch) -> 
         ["h.py", "--rp_serve_api", "--rp_api_port", "9001", "--mine", "--rp_log_level", "warn"],
     )
     monkeypatch.delenv("RUNPOD_LOG_LEVEL", raising=False)
-    assert parse_flags() == Flags(log_level="WARN", serve_api=True, api_port=9001)
+    assert parse_flags() == Flags(
+        log_level="WARN", log_level_flag="WARN", serve_api=True, api_port=9001
+    )
     assert sys.argv == ["h.py", "--mine"]
 
 

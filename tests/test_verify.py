@@ -68,7 +68,7 @@ def test_a_missing_toolkit_fails_on_nvidia_bases_but_not_on_custom_ones() -> Non
         "- cuda toolkit: expected 12.1.1, found none"
         in verify.compare(nvidia, _found(cuda=None), _info(nvidia)).diff()
     )
-    custom = _spec(cuda="12.1", torch="2.3.1", base_image="local/x")
+    custom = _spec(cuda="12.1", torch="2.3.1", python="3.10", base_image="local/x")
     assert verify.compare(custom, _found(cuda=None), _info(custom)).ok
 
 

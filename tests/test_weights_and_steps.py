@@ -63,7 +63,7 @@ network: host
             at="runtime",
         ),
     )
-    assert loaded.run == (
+    assert loaded.run_steps == (
         RunStep("apt-get --version"),
         RunStep("git clone https://example.com/x.git /opt/x", ("git_token",)),
     )

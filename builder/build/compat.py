@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from builder.build.require_cuda import RequireCuda
 from builder.build.spec import BaseSpec, CudaRelease, ImageOptions, TorchWheel, index_cuda
 from builder.errors import Choice, DataError, IncompatibleChoiceError
 
@@ -26,6 +27,15 @@ default with torch, whose wheels bring their own cuDNN, cuBLAS and NCCL."""
 
 def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
+
+
+@dataclass(frozen=True)
+class CudaFamily:
+    """A CUDA major: minor-version compatibility runs all its releases on ``min_driver``."""
+
+    major: int
+    min_driver: str
+    end_of_life: bool
 
 
 @dataclass(frozen=True)
@@ -46,9 +56,15 @@ class TorchRelease:
 @dataclass(frozen=True)
 class CompatData:
     cuda: tuple[CudaRelease, ...]
+    families: tuple[CudaFamily, ...]
+    drivers: tuple[tuple[str, str], ...]
+    """Every CUDA toolkit release and the driver it shipped with, in version order."""
+    brands: tuple[tuple[str, tuple[str, ...]], ...]
+    """NVIDIA's brand lists by our name for them."""
     torch: tuple[TorchRelease, ...]
     torch_index_url: str
     pythons: tuple[str, ...]
+    default_cuda: str
     ubuntu: tuple[UbuntuRelease, ...]
 
 
@@ -73,6 +89,12 @@ class _Record:
             raise DataError(f"{self.source}: field {key!r} must be a list of strings")
         return tuple(value)
 
+    def mapping(self, key: str) -> dict[str, Any]:
+        value = self.data.get(key)
+        if not isinstance(value, dict) or not value:
+            raise DataError(f"{self.source}: field {key!r} must be a non-empty mapping")
+        return {str(k): v for k, v in value.items()}
+
     def records(self, key: str) -> list[_Record]:
         value = self.data.get(key)
         if not isinstance(value, list) or not value:
@@ -88,21 +110,66 @@ def load_document(name: str) -> Any:
     return yaml.safe_load(text)
 
 
-def _parse_cuda(rec: _Record) -> CudaRelease:
+def _text(source: str, value: Any) -> str:
+    """A version-like scalar: YAML reads 455.23 as a float, so it must be quoted."""
+    if not isinstance(value, str) or not value:
+        raise DataError(f"{source}: {value!r} must be a quoted string")
+    return value
+
+
+def _parse_require(
+    rec: _Record, version: str, brands: dict[str, tuple[str, ...]]
+) -> tuple[tuple[str, RequireCuda], ...]:
+    by_arch = rec.mapping("require_cuda")
+    parsed = []
+    for arch, entry in by_arch.items():
+        item = _Record(f"{rec.source}: require_cuda.{arch}", entry)
+        branches = item.data.get("branches")
+        if not isinstance(branches, list) or not all(isinstance(b, int) for b in branches):
+            raise DataError(f"{item.source}: field 'branches' must be a list of driver branches")
+        names: tuple[str, ...] = ()
+        if branches:
+            brand_set = item.text("brands")
+            if brand_set not in brands:
+                raise DataError(f"{item.source}: brands {brand_set!r} is not in 'brands'")
+            names = brands[brand_set]
+        major_minor = ".".join(version.split(".")[:2])
+        parsed.append((arch, RequireCuda(major_minor, names, tuple(branches))))
+    return tuple(parsed)
+
+
+def _parse_cuda(
+    rec: _Record, families: dict[int, CudaFamily], brands: dict[str, tuple[str, ...]]
+) -> CudaRelease:
     cudnn = rec.record("cudnn")
-    release = CudaRelease(
-        version=rec.text("version"),
+    version = rec.text("version")
+    if len(version.split(".")) != 3:
+        raise DataError(f"{rec.source}: version {version!r} must be major.minor.patch")
+    family = families.get(int(version.split(".")[0]))
+    if family is None:
+        raise DataError(f"{rec.source}: CUDA {version} has no entry in 'families'")
+    return CudaRelease(
+        version=version,
         ubuntu=rec.texts("ubuntu"),
         flavors=rec.texts("flavors"),
         cudnn_version=cudnn.text("version"),
         cudnn_tag=cudnn.text("tag"),
-        min_driver=rec.text("min_driver"),
-        release_driver=rec.text("release_driver"),
-        require_cuda=rec.text("require_cuda"),
+        require_cuda=_parse_require(rec, version, brands),
+        end_of_life=family.end_of_life,
     )
-    if len(release.version.split(".")) != 3:
-        raise DataError(f"{rec.source}: version {release.version!r} must be major.minor.patch")
-    return release
+
+
+def _parse_families(cuda: _Record) -> dict[int, CudaFamily]:
+    families = {}
+    for rec in cuda.records("families"):
+        major = rec.data.get("major")
+        if not isinstance(major, int):
+            raise DataError(f"{rec.source}: field 'major' must be a whole number")
+        end_of_life = rec.data.get("end_of_life", False)
+        if not isinstance(end_of_life, bool):
+            raise DataError(f"{rec.source}: field 'end_of_life' must be true or false")
+        families[major] = CudaFamily(major, rec.text("min_driver"), end_of_life)
+    return families
 
 
 @cache
@@ -118,8 +185,27 @@ def parse(cuda_doc: Any, torch_doc: Any, python_doc: Any) -> CompatData:
     cuda = _Record("images/cuda.yaml", cuda_doc)
     torch = _Record("images/torch.yaml", torch_doc)
     python = _Record("images/python.yaml", python_doc)
+    families = _parse_families(cuda)
+    brands = {
+        name: _Record(f"{cuda.source}: brands", {"list": value}).texts("list")
+        for name, value in cuda.mapping("brands").items()
+    }
+    drivers = {
+        _text(f"{cuda.source}: drivers", version): _text(
+            f"{cuda.source}: drivers.{version}", driver
+        )
+        for version, driver in cuda.mapping("drivers").items()
+    }
     data = CompatData(
-        cuda=tuple(sorted((_parse_cuda(r) for r in cuda.records("releases")), key=_cuda_key)),
+        cuda=tuple(
+            sorted(
+                (_parse_cuda(r, families, brands) for r in cuda.records("releases")),
+                key=_cuda_key,
+            )
+        ),
+        families=tuple(families[major] for major in sorted(families)),
+        drivers=tuple(sorted(drivers.items(), key=lambda item: version_key(item[0]))),
+        brands=tuple(brands.items()),
         torch=tuple(
             sorted(
                 (
@@ -130,6 +216,7 @@ def parse(cuda_doc: Any, torch_doc: Any, python_doc: Any) -> CompatData:
             )
         ),
         torch_index_url=torch.text("index_url"),
+        default_cuda=cuda.text("default"),
         pythons=python.texts("supported"),
         ubuntu=tuple(
             UbuntuRelease(
@@ -143,10 +230,17 @@ def parse(cuda_doc: Any, torch_doc: Any, python_doc: Any) -> CompatData:
     )
     if "{index}" not in data.torch_index_url:
         raise DataError("images/torch.yaml: index_url must contain {index}")
+    if not any(is_release_of(c.version, data.default_cuda) for c in data.cuda):
+        raise DataError(f"images/cuda.yaml: default {data.default_cuda!r} is no listed release")
     known = {u.release for u in data.ubuntu}
     for release in data.cuda:
         if missing := set(release.ubuntu) - known:
             raise DataError(f"images/cuda.yaml: {release.version} names unknown Ubuntu {missing}")
+        if not any(is_release_of(version, release.major_minor) for version in drivers):
+            raise DataError(
+                f"images/cuda.yaml: drivers has no CUDA {release.major_minor}.x "
+                f"(needed for {release.version})"
+            )
     return data
 
 
@@ -176,8 +270,7 @@ def is_release_of(version: str, wanted: str) -> bool:
 
 def resolve_cuda(data: CompatData, wanted: str | None) -> CudaRelease:
     """``12.1`` means the newest 12.1.x in the data; ``12.1.1`` means exactly that."""
-    if wanted is None:
-        return data.cuda[-1]
+    wanted = wanted or data.default_cuda
     matches = [c for c in data.cuda if is_release_of(c.version, wanted)]
     if not matches:
         versions = sorted({c.major_minor for c in data.cuda}, key=version_key)
@@ -213,6 +306,31 @@ def _resolve_flavor(cuda: CudaRelease, wanted: str | None) -> str:
             _choices("flavor", [LEAN_FLAVOR, *cuda.flavors]),
         )
     return flavor
+
+
+def _resolve_require_cuda(cuda: CudaRelease, platform: str | None) -> str:
+    """NVIDIA's string for the target architecture; one Dockerfile serves one string."""
+    wanted = [p.strip() for p in (platform or "linux/amd64").split(",")]
+    texts = set()
+    for item in wanted:
+        arch = item.removeprefix("linux/").split("/")[0]
+        if arch not in cuda.architectures:
+            raise IncompatibleChoiceError(
+                "platform",
+                item,
+                f"{CUDA_IMAGE}:{cuda.version} has no image for it",
+                _choices("platform", [f"linux/{a}" for a in cuda.architectures]),
+            )
+        texts.add(cuda.require_for(arch).text())
+    if len(texts) > 1:
+        raise IncompatibleChoiceError(
+            "platform",
+            ",".join(wanted),
+            f"NVIDIA_REQUIRE_CUDA of CUDA {cuda.version} differs between these platforms: "
+            "build one platform at a time",
+            _choices("platform", wanted),
+        )
+    return texts.pop()
 
 
 def _resolve_torch(data: CompatData, cuda: CudaRelease, wanted: str | None) -> TorchRelease | None:
@@ -255,14 +373,29 @@ def _resolve_python(
     data: CompatData,
     ubuntu: UbuntuRelease,
     torch: TorchRelease | None,
-    wanted: str | None,
-    custom_base: bool,
+    options: ImageOptions,
 ) -> tuple[str, str]:
-    """Pick the Python version and where it comes from: ``distro`` or ``deadsnakes``."""
+    """Pick the Python version and where it comes from: ``distro`` or ``deadsnakes``.
+
+    A ``--base-image`` installs from its own apt sources, whose Python rpbuild cannot know
+    before building: without ``--python`` it is refused, unless ``--ubuntu`` says which
+    Ubuntu release the base is (then that release's default applies).
+    """
+    custom_base = options.base_image is not None
+    wanted = options.python
     allowed = [p for p in data.pythons if torch is None or p in torch.python]
     if not custom_base:
         provided = {ubuntu.distro_python, *ubuntu.deadsnakes}
         allowed = [p for p in allowed if p in provided]
+    if wanted is None and custom_base and options.ubuntu is None:
+        raise IncompatibleChoiceError(
+            "python",
+            "(none)",
+            f"the default Python of the base image {options.base_image} is unknown before "
+            "building (rpbuild knows only the nvidia/cuda Ubuntu releases'); name the version "
+            "its apt installs as python3.X (Debian 12: 3.11), or the Ubuntu release it is",
+            _choices("python", _nearest(ubuntu.default_python, allowed)),
+        )
     if wanted is None:
         if not allowed:
             raise IncompatibleChoiceError(
@@ -296,7 +429,7 @@ def resolve(options: ImageOptions, data: CompatData | None = None) -> BaseSpec:
     torch = _resolve_torch(data, cuda, options.torch)
     flavor = _resolve_flavor(cuda, options.flavor or (LEAN_FLAVOR if torch else None))
     custom_base = options.base_image is not None
-    python, source = _resolve_python(data, ubuntu, torch, options.python, custom_base)
+    python, source = _resolve_python(data, ubuntu, torch, options)
     index, url = cuda.torch_index, data.torch_index_url.format(index=cuda.torch_index)
     wheel = TorchWheel(torch.version, index, url) if torch else None
     variant = flavor if flavor == LEAN_FLAVOR else f"{cuda.cudnn_tag}-{flavor}"
@@ -310,4 +443,5 @@ def resolve(options: ImageOptions, data: CompatData | None = None) -> BaseSpec:
         torch=wheel,
         from_ref=options.base_image or cuda_ref,
         custom_base=custom_base,
+        require_cuda=_resolve_require_cuda(cuda, options.platform),
     )

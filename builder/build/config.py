@@ -252,6 +252,7 @@ FIELDS: dict[str, Validator] = {
     "build_args": _build_args,
     "ca_bundle": _text,
     "platform": _text,
+    "runpod_sdk": _choice(("keep", "replace")),
     "user": _string(is_user, "a non-root user name such as worker (lower case, 32 characters)"),
     "include": _list_of(_text, "a list of files or patterns in the project, e.g. [.env.example]"),
 }
@@ -342,7 +343,8 @@ class ProjectConfig:
     requirements: str | None = None
     system_packages: tuple[str, ...] = ()
     base_image: str | None = None
-    run: tuple[RunStep, ...] = ()
+    run_steps: tuple[RunStep, ...] = ()
+    """The file's ``run:``."""
     weights: tuple[WeightsSource, ...] = ()
     network: str | None = None
     build_args: Mapping[str, str] = field(default_factory=dict)
@@ -351,6 +353,7 @@ class ProjectConfig:
     min_gpus: int | None = None
     min_gpu_memory: int | None = None
     min_compute_capability: str | None = None
+    runpod_sdk: str | None = None
     user: str | None = None
     include: tuple[str, ...] = ()
 
@@ -368,7 +371,7 @@ def resolve(path: Path, raw: Mapping[str, Any]) -> ProjectConfig:
     values["system_packages"] = tuple(values.get("system_packages", ()))
     values["include"] = tuple(values.get("include", ()))
     values["build_args"] = {k: _yaml_scalar(v) for k, v in values.get("build_args", {}).items()}
-    values["run"] = tuple(_resolve_step(step) for step in values.get("run", ()))
+    values["run_steps"] = tuple(_resolve_step(step) for step in values.pop("run", ()))
     values["weights"] = tuple(_resolve_weights(entry) for entry in values.get("weights", ()))
     return ProjectConfig(path=path, **values)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from docker.utils import build as docker_build
 from docker.utils.fnmatch import fnmatchcase
 
+from builder.build.sdk_migration import Requirements
 from builder.errors import InputError
 
 # Never part of an app image: VCS data, caches, local virtual environments. They come
@@ -95,6 +96,13 @@ class AppSource:
     handler_file: str
     requirements: Path | None
     include: tuple[str, ...] = ()
+    install: Requirements | None = None
+    """The requirements as installed (the SDK dropped, the S3 extra added); None: as given."""
+
+    def requirements_text(self) -> str | None:
+        if self.install is not None:
+            return self.install.text
+        return None if self.requirements is None else self.requirements.read_text(encoding="utf-8")
 
 
 def runtime_requirements() -> str:
@@ -190,7 +198,12 @@ def app_context(root: Path, source: AppSource, dockerfile: str) -> Selection:
     """Copy the selected project files, and its requirements file apart."""
     selection = select(source.directory, source.include)
     _copy(source.directory, root / "app", selection.kept)
-    if source.requirements is not None:
-        shutil.copy2(source.requirements, root / "requirements.txt")
+    text = source.requirements_text()
+    if text is not None:
+        target = root / "requirements.txt"
+        target.write_text(text, encoding="utf-8")
+        # The file's time is part of the layer: keep the source's, so the layer stays cached.
+        stamp = source.requirements.stat().st_mtime if source.requirements else 0
+        os.utime(target, (stamp, stamp))
     (root / "Dockerfile").write_text(dockerfile, encoding="utf-8")
     return selection

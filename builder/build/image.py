@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from builder import engine
-from builder.build import labels, render, runtime_wheel, tags, verify, weights
+from builder.build import labels, render, runtime_wheel, sdk_migration, tags, verify, weights
 from builder.build.context import AppSource, app_context, base_context
 from builder.build.option_checks import check_options
 from builder.build.spec import BaseSpec, ImageOptions
@@ -112,7 +112,9 @@ def find_app(options: ImageOptions) -> AppSource | None:
         raise InputError(f"{requirements} is not a file", flag("requirements"))
     if requirements is None and (root / DEFAULT_REQUIREMENTS).is_file():
         requirements = root / DEFAULT_REQUIREMENTS
-    return AppSource(root, handler.relative_to(root).as_posix(), requirements, options.include)
+    install = sdk_migration.app_requirements(root, requirements, options.runpod_sdk)
+    relative = handler.relative_to(root).as_posix()
+    return AppSource(root, relative, requirements, options.include, install)
 
 
 def plan(options: ImageOptions, spec: BaseSpec) -> Plan:
@@ -145,7 +147,7 @@ def plan(options: ImageOptions, spec: BaseSpec) -> Plan:
         from_ref=base_tags[0],
         labels=labels.app_labels(base_tags[0], title, version),
         handler_file=source.handler_file,
-        has_requirements=source.requirements is not None,
+        has_requirements=source.requirements_text() is not None,
         ca_bundle=ca_bundle,
         pip_conf=pip_conf,
     )
@@ -190,6 +192,9 @@ def build(options: ImageOptions, spec: BaseSpec, sink: Callable[[str], None]) ->
     wheel = runtime_wheel.locate()
     provenance = labels.provenance(options.directory)
     result = BuildResult(the_plan.spec)
+    if the_plan.source is not None and the_plan.source.install is not None:
+        for note in the_plan.source.install.notes:
+            sink(f"rpbuild: {note}")
     secrets, build_args = _build_inputs(options)
     with tempfile.TemporaryDirectory(prefix="rpbuild-ctx-") as tmp:
         base_context(Path(tmp) / "base", wheel, the_plan.base.dockerfile, RUNTIME_WHEEL)

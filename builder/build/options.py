@@ -35,8 +35,8 @@ SCALARS = (
 FILES = ("handler", "requirements", "ca_bundle")
 """Options naming a file: a flag's path is as given, a file's is relative to the file."""
 GPU = ("min_gpus", "min_gpu_memory", "min_compute_capability")
-FILE_ONLY = ("tags", "system_packages", "include", "run_steps", "weights")
-"""Lists a file sets (``tags`` also by flag); ``run_steps`` is the file's ``run:``."""
+FILE_ONLY = ("runpod_sdk", "run_steps", "weights")
+"""Options only rpbuild.yaml sets (``run_steps`` is its ``run:``)."""
 FLAG_ONLY = ("secrets", "no_cache", "template", "verify")
 """Options only the command line sets."""
 _FLAGS = {"tags": "--tag", "build_args": "--build-arg", "secrets": "--secret"}
@@ -56,12 +56,10 @@ class Layer:
 
     @classmethod
     def of_project(cls, project: config.ProjectConfig) -> Layer:
-        values = {name: getattr(project, name) for name in (*SCALARS, *FILES, *GPU)}
+        values = {name: getattr(project, name) for name in (*SCALARS, *FILES, *GPU, *FILE_ONLY)}
         values |= {
             "tags": project.tags,
             "system_packages": project.system_packages,
-            "run_steps": project.run,
-            "weights": project.weights,
             "include": project.include,
             "build_args": project.build_args,
         }
@@ -88,7 +86,7 @@ def resolve_options(
         values[name], sources[name] = value, source
 
     below = layer.values if layer else {}
-    for name in (*SCALARS, *FILES, *GPU, *FILE_ONLY):
+    for name in (*SCALARS, *FILES, *GPU, *FILE_ONLY, "tags", "system_packages", "include"):
         if flags.get(name) not in (None, ()):
             take(name, flags[name], _flag(name))
         elif below.get(name) not in (None, ()):

@@ -37,6 +37,7 @@ class RenderInput:
     python: str = ""
     python_source: str = "distro"
     torch: TorchWheel | None = None
+    toolchain: tuple[str, ...] = ()
     runtime_wheel: str = ""
     system_packages: tuple[str, ...] = ()
     ca_bundle: bool = False
@@ -55,11 +56,12 @@ class RenderInput:
 def base_input(spec: BaseSpec, **extra: Any) -> RenderInput:
     return RenderInput(
         from_ref=spec.from_ref,
-        require_cuda=spec.cuda.require_cuda,
+        require_cuda=spec.require_cuda,
         cuda_version=spec.cuda.version,
         python=spec.python,
         python_source=spec.python_source,
         torch=spec.torch,
+        toolchain=toolchain(spec),
         **extra,
     )
 
@@ -82,6 +84,15 @@ def exec_form(command: str, ca_bundle: bool) -> str:
     env = [f"{name}=/run/secrets/ca_bundle" for name in CA_ENV] if ca_bundle else []
     prefix = ["/usr/bin/env", *env] if env else []
     return json.dumps([*prefix, "/bin/sh", "-c", command])
+
+
+def toolchain(spec: BaseSpec) -> tuple[str, ...]:
+    """What torch.compile needs at run time: Inductor and Triton compile C (a compiler and
+    Python's headers). Only images with torch get it; a template can drop it for a slim image
+    by overriding the ``python`` block."""
+    if spec.torch is None:
+        return ()
+    return ("gcc", "libc6-dev", f"python{spec.python}-dev")
 
 
 def quoted(value: str) -> str:

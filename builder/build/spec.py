@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from builder.build.require_cuda import RequireCuda
 from rpworker import weights
 
 
@@ -77,6 +78,8 @@ class ImageOptions:
     template: Path | None = None
     gpu: GpuRequirements = field(default_factory=GpuRequirements)
     verify: bool = True
+    runpod_sdk: str | None = None
+    """rpbuild.yaml ``runpod_sdk: keep`` installs a pinned SDK; by default rpworker replaces it."""
     user: str | None = None
     include: tuple[str, ...] = ()
 
@@ -97,13 +100,20 @@ class CudaRelease:
     flavors: tuple[str, ...]
     cudnn_version: str
     cudnn_tag: str
-    min_driver: str
-    release_driver: str
-    require_cuda: str
+    require_cuda: tuple[tuple[str, RequireCuda], ...]
+    """NVIDIA_REQUIRE_CUDA of NVIDIA's image, per architecture (``amd64``, ``arm64``)."""
+    end_of_life: bool = False
 
     @property
     def major_minor(self) -> str:
         return ".".join(self.version.split(".")[:2])
+
+    @property
+    def architectures(self) -> tuple[str, ...]:
+        return tuple(arch for arch, _ in self.require_cuda)
+
+    def require_for(self, arch: str) -> RequireCuda:
+        return dict(self.require_cuda)[arch]
 
     @property
     def torch_index(self) -> str:
@@ -146,6 +156,18 @@ class BaseSpec:
     torch: TorchWheel | None
     from_ref: str
     custom_base: bool
+    require_cuda: str
+    """NVIDIA_REQUIRE_CUDA for the target architecture, byte for byte NVIDIA's."""
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What to know before building on this spec (the build still goes ahead)."""
+        if not self.cuda.end_of_life or self.custom_base:
+            return ()
+        return (
+            f"CUDA {self.cuda.version} is end-of-life at NVIDIA, which deletes its nvidia/cuda "
+            "tags months later: build on a supported release (--cuda 12.8 or newer)",
+        )
 
     @property
     def cudnn(self) -> str:

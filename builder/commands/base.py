@@ -62,22 +62,12 @@ class Group(click.Group):
 def output_of(ctx: click.Context) -> Output:
     """The command's Output, made once from the group's -v/-q and the command's --json."""
     if not isinstance(ctx.obj, Output):
-        root = ctx.find_root().meta
-        json_mode = any(c.meta.get(_JSON) for c in _lineage(ctx))
+        settings = ctx.meta  # one dict, shared by every context of the command line
         ctx.obj = Output(
-            mode=detect_mode(sys.stderr, json_output=json_mode),
-            verbosity=root.get(_VERBOSITY, Verbosity.NORMAL),
+            mode=detect_mode(sys.stderr, json_output=settings.get(_JSON, False)),
+            verbosity=settings.get(_VERBOSITY, Verbosity.NORMAL),
         )
     return ctx.obj
-
-
-def _lineage(ctx: click.Context) -> list[click.Context]:
-    found: list[click.Context] = []
-    current: click.Context | None = ctx
-    while current is not None:
-        found.append(current)
-        current = current.parent
-    return found
 
 
 def pass_output(command: F) -> F:
@@ -93,7 +83,7 @@ def pass_output(command: F) -> F:
 def _set_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value:
         level = Verbosity.VERBOSE if param.name == "verbose" else Verbosity.QUIET
-        ctx.find_root().meta[_VERBOSITY] = level
+        ctx.meta[_VERBOSITY] = level
 
 
 def verbosity_options(command: F) -> F:

@@ -9,6 +9,7 @@ import click
 
 from builder import __version__
 from builder.commands.base import Group, verbosity_options
+from builder.commands.cmd_data import data
 from builder.commands.cmd_gpu_check import gpu_check
 from builder.commands.cmd_image import image
 from builder.commands.cmd_init import init
@@ -34,3 +35,4 @@ main.add_command(test)
 main.add_command(push)
 main.add_command(lock)
 main.add_command(matrix)
+main.add_command(data)

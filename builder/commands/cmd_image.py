@@ -53,6 +53,8 @@ def _capability(_ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def _print_plan(out: Output, plan: image_lib.Plan) -> None:
+    for text in plan.spec.warnings:
+        out.warn(text)
     if out.json:
         out.result({"dry_run": True, "images": [s.as_dict() for s in plan.steps]})
         return

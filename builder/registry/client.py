@@ -137,7 +137,7 @@ class RegistryClient:
         """The Docker-Content-Digest the registry serves for ref's tag (or digest)."""
         path = f"/v2/{ref.repository}/manifests/{ref.reference}"
         scope = f"repository:{ref.repository}:pull"
-        headers = with_retries(
+        headers, _ = with_retries(
             lambda: self._request("HEAD", path, scope, ref),
             attempts=self.attempts,
             delay=self.retry_delay,
@@ -147,7 +147,16 @@ class RegistryClient:
             raise RegistryError(f"{self.registry} sent no Docker-Content-Digest for {ref}")
         return digest
 
-    def _request(self, method: str, path: str, scope: str, ref: ImageRef) -> Message:
+    def get(self, ref: ImageRef, path: str) -> tuple[Message, bytes]:
+        """GET ``/v2/<ref's repository>/<path>``: a tag list, a manifest or a blob."""
+        scope = f"repository:{ref.repository}:pull"
+        return with_retries(
+            lambda: self._request("GET", f"/v2/{ref.repository}/{path}", scope, ref),
+            attempts=self.attempts,
+            delay=self.retry_delay,
+        )
+
+    def _request(self, method: str, path: str, scope: str, ref: ImageRef) -> tuple[Message, bytes]:
         url = f"{self._scheme}://{ref.api_host}{path}"
         auth = self._tokens.get(scope)
         for _ in range(2):
@@ -156,7 +165,7 @@ class RegistryClient:
                 headers["Authorization"] = auth
             try:
                 with self._open(urllib.request.Request(url, method=method, headers=headers)) as r:
-                    return r.headers
+                    return r.headers, r.read() if method == "GET" else b""
             except urllib.error.HTTPError as exc:
                 if exc.code == 401 and auth is None:
                     auth = self._authorize(exc.headers.get("WWW-Authenticate", ""), scope)

@@ -23,23 +23,25 @@ class Pinning:
     locked: bool = False
 
 
-def pinned_spec(
+def pinned_spec(spec: BaseSpec, directory: Path, pinning: Pinning) -> BaseSpec:
+    """``spec`` FROM the locked digest when the lock file has its base, without asking
+    the registry (dry runs)."""
+    current = read_lock(pinning.lock_file or directory / LOCK_FILE)
+    return replace(spec, from_ref=current.pin(spec.from_ref)) if current else spec
+
+
+def checked_spec(
     spec: BaseSpec,
     directory: Path,
     pinning: Pinning,
-    lookup: DigestLookup | None,
+    lookup: DigestLookup,
     warn: Callable[[str], None],
 ) -> BaseSpec:
-    """``spec`` building FROM the locked digest when the lock file has its base.
-
-    A moved tag is a warning, or an error with ``locked``; without ``lookup`` (dry
-    runs) the base is pinned without asking the registry.
-    """
+    """``spec`` FROM the locked digest, after asking the registry whether the tag moved:
+    a warning, or an error with ``locked`` (as is a base missing from the lock file)."""
     current = read_lock(pinning.lock_file or directory / LOCK_FILE)
     if current is None and not pinning.locked:
         return spec
-    if lookup is None:
-        return replace(spec, from_ref=current.pin(spec.from_ref)) if current else spec
     result = check_base(spec.from_ref, current, locked=pinning.locked, lookup=lookup)
     for warning in result.warnings:
         warn(warning)

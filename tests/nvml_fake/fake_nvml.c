@@ -16,6 +16,7 @@
  *   FAKE_NVML_DEVICE<i>_MEMORY_FREE_MB   default 24000
  *   FAKE_NVML_DEVICE<i>_COMPUTE_CAPABILITY  "major.minor", default 8.6
  *   FAKE_NVML_DEVICE<i>_MIG_MODE         0 or 1, default 0
+ *   FAKE_NVML_DEVICE<i>_BRAND            nvmlBrandType_t number, default 14 (NVIDIA, as an H100)
  *   FAKE_NVML_DEVICE<i>_RETIRED_PAGES_PENDING  0 or 1, default 0
  *   FAKE_NVML_DEVICE<i>_REMAPPED_ROWS    "corrected,uncorrected,pending,failed", default 0,0,0,0
  *   FAKE_NVML_DEVICE<i>_ECC_UNCORRECTED  volatile uncorrected ECC count, default 0
@@ -209,6 +210,14 @@ nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *current,
     const char *value = device_value(device, "MIG_MODE", &error);
     if (error != NVML_SUCCESS) return error;
     *current = *pending = value ? (unsigned int)atoi(value) : 0;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetBrand(nvmlDevice_t device, int *brand) {
+    nvmlReturn_t error;
+    const char *value = device_value(device, "BRAND", &error);
+    if (error != NVML_SUCCESS) return error;
+    *brand = value ? atoi(value) : 14;
     return NVML_SUCCESS;
 }
 

@@ -1,4 +1,4 @@
-FROM nvidia/cuda:11.8.0-base-ubuntu20.04
+FROM nvidia/cuda:11.8.0-base-ubuntu22.04
 
 ENV DEBIAN_FRONTEND=noninteractive \
     PYTHONUNBUFFERED=1 \
@@ -6,7 +6,7 @@ ENV DEBIAN_FRONTEND=noninteractive \
     PIP_ROOT_USER_ACTION=ignore \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \
-    NVIDIA_REQUIRE_CUDA="cuda>=11.8 brand=tesla,driver>=450,driver<451 brand=tesla,driver>=470,driver<471" \
+    NVIDIA_REQUIRE_CUDA="cuda>=11.8 brand=tesla,driver>=470,driver<471 brand=unknown,driver>=470,driver<471 brand=nvidia,driver>=470,driver<471 brand=nvidiartx,driver>=470,driver<471 brand=geforce,driver>=470,driver<471 brand=geforcertx,driver>=470,driver<471 brand=quadro,driver>=470,driver<471 brand=quadrortx,driver>=470,driver<471 brand=titan,driver>=470,driver<471 brand=titanrtx,driver>=470,driver<471" \
     RPBUILD_CUDA_VERSION=11.8.0
 
 # hadolint ignore=DL3008
@@ -23,7 +23,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     && apt-get install -y --no-install-recommends software-properties-common gpg-agent \
     && add-apt-repository -y ppa:deadsnakes/ppa \
     && apt-get update \
-    && apt-get install -y --no-install-recommends python3.11 python3.11-venv \
+    && apt-get install -y --no-install-recommends python3.11 python3.11-venv gcc libc6-dev python3.11-dev \
     && python3.11 -m venv /opt/venv
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
@@ -36,9 +36,10 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 RUN --mount=type=cache,target=/root/.cache/pip \
     --mount=type=bind,source=runtime,target=/tmp/rpbuild-runtime \
     python -m pip install -r /tmp/rpbuild-runtime/requirements.txt \
-    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpworker-0.1.0-py3-none-any.whl
+    && python -m pip install --no-deps /tmp/rpbuild-runtime/rpworker-0.1.0-py3-none-any.whl \
+    && python -m rpworker.sdk_alias
 
-LABEL io.rpbuild.base="nvidia/cuda:11.8.0-base-ubuntu20.04" \
+LABEL io.rpbuild.base="nvidia/cuda:11.8.0-base-ubuntu22.04" \
       io.rpbuild.cuda="11.8.0" \
       io.rpbuild.cudnn="none" \
       io.rpbuild.flavor="base" \
@@ -47,8 +48,8 @@ LABEL io.rpbuild.base="nvidia/cuda:11.8.0-base-ubuntu20.04" \
       io.rpbuild.runtime-version="0.1.0" \
       io.rpbuild.torch="2.1.2+cu118" \
       io.rpbuild.torch-cuda="11.8" \
-      io.rpbuild.ubuntu="20.04" \
+      io.rpbuild.ubuntu="22.04" \
       org.opencontainers.image.title="rpbuild GPU base image" \
-      org.opencontainers.image.version="cuda11.8.0-cudnnnone-base-ubuntu20.04-py3.11-torch2.1.2-cu118-rpbuild0.1.0"
+      org.opencontainers.image.version="cuda11.8.0-cudnnnone-base-ubuntu22.04-py3.11-torch2.1.2-cu118-rpbuild0.1.0"
 
 ENTRYPOINT ["tini", "--", "rpworker"]

@@ -1,0 +1,1 @@
+"""`rpbuild data refresh`: the compatibility data rebuilt from its live sources."""

@@ -1,0 +1,1 @@
+"""Material shared by the tests that compare rpworker with the reference SDK."""
