@@ -3,7 +3,7 @@
     .venv/bin/python bench/run.py
 
 Both runtimes run the same handler file (bench/handlers.py) as subprocesses
-against the same platform emulator (bench/emulator.py) on 127.0.0.1, one
+against the same platform emulator (builder/endpoint/emulator.py) on 127.0.0.1, one
 scenario at a time. Prints each figure with the ratio and the target, and
 writes bench/results/latest.md and latest.json. Each figure is the best of
 three alternating runs (local API: 2 s rounds) per runtime: the machine is
@@ -30,8 +30,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.emulator import Emulator  # noqa: E402
 from builder.build import runtime_wheel  # noqa: E402
+from builder.endpoint.emulator import Emulator  # noqa: E402
 
 HANDLERS = str(ROOT / "bench" / "handlers.py")
 SDK_VENV = ROOT / ".cache" / "venvs" / "runpod"

@@ -25,12 +25,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from rpworker import codec
+from rpworker import codec, playground
 from rpworker.connections import IdleConnections
 from rpworker.env import SettingError
 from rpworker.flags import Flags
 from rpworker.local_jobs import ApiSettings, Jobs, busy_threads
-from rpworker.store import FAILED, JobRecord
+from rpworker.store import JobRecord
 from rpworker.types import Config, Handler
 
 log = logging.getLogger("rpworker")
@@ -146,16 +146,8 @@ async def on_status(request: web.Request) -> web.Response:
 
 
 async def on_stream(request: web.Request) -> web.Response:
-    record = _record(request)
-    state, chunks = await record.take_chunks(_jobs(request).settings.stream_wait_s)
-    body: dict[str, Any] = {
-        "id": record.id,
-        "status": state,
-        "stream": [{"output": chunk} for chunk in chunks],
-    }
-    if state == FAILED and record.result is not None:
-        body["error"] = record.result.get("error")
-    return web.json_response(body)
+    wait_s = _jobs(request).settings.stream_wait_s
+    return web.json_response(await _record(request).stream_body(wait_s))
 
 
 async def on_cancel(request: web.Request) -> web.Response:
@@ -273,6 +265,7 @@ def create_app(
     for path, view in ROUTES.items():
         for prefix in ("", "/v2/{endpoint_id}"):
             app.router.add_route("*", prefix + path, _json_errors(view, connections))
+    playground.add_routes(app, playground.local_api_settings())
     app.router.add_route("*", "/{path:.*}", _json_errors(_no_route, connections))
     return app
 

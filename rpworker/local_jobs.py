@@ -180,7 +180,7 @@ class Jobs:
             status, size = TIMED_OUT, 0
         await self.store.finish(record, status, body, size)
         if record.webhook:
-            self._spawn(self._post_webhook(record.webhook, record))
+            self._spawn(post_webhook(self._session, record.webhook, record))
 
     async def _run(self, record: JobRecord) -> tuple[ResultBody, int]:
         """The result body as it will be answered, and its size in JSON bytes."""
@@ -210,29 +210,6 @@ class Jobs:
             await self.cancel(record)
         return len(queued)
 
-    async def _post_webhook(self, url: str, record: JobRecord) -> None:
-        """POST the final status to the job's webhook; retried a little, never raises."""
-        body = record.status_body()
-        for attempt, delay in enumerate((0.0, *WEBHOOK_DELAYS_S), start=1):
-            await asyncio.sleep(delay)
-            try:
-                async with self._session.post(url, json=body) as response:
-                    if response.status < 500:
-                        if response.status >= 400:
-                            log.warning(
-                                "webhook %s refused job %s: HTTP %s",
-                                url,
-                                record.id,
-                                response.status,
-                            )
-                        return
-                    problem = f"HTTP {response.status}"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                problem = str(exc) or type(exc).__name__
-            log.warning(
-                "webhook %s for job %s failed (try %d): %s", url, record.id, attempt, problem
-            )
-
     async def cancel_all(self) -> None:
         """Shutdown: every job ends CANCELLED, so waiting clients get their final answer."""
         for task in list(self._background):
@@ -256,3 +233,25 @@ class Jobs:
             },
             "workers": {"idle": self.settings.concurrency - running, "running": running},
         }
+
+
+async def post_webhook(session: aiohttp.ClientSession, url: str, record: JobRecord) -> None:
+    """POST the final status to the job's webhook; retried a little, never raises."""
+    body = record.status_body()
+    for attempt, delay in enumerate((0.0, *WEBHOOK_DELAYS_S), start=1):
+        await asyncio.sleep(delay)
+        try:
+            async with session.post(url, json=body) as response:
+                if response.status < 500:
+                    if response.status >= 400:
+                        log.warning(
+                            "webhook %s refused job %s: HTTP %s",
+                            url,
+                            record.id,
+                            response.status,
+                        )
+                    return
+                problem = f"HTTP {response.status}"
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            problem = str(exc) or type(exc).__name__
+        log.warning("webhook %s for job %s failed (try %d): %s", url, record.id, attempt, problem)

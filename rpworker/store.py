@@ -125,6 +125,18 @@ class JobRecord:
                 self.chunk_bytes = 0
             return self.status, taken
 
+    async def stream_body(self, wait_s: float) -> dict[str, Any]:
+        """The hosted API's ``/stream`` answer: the new chunks (see :meth:`take_chunks`)."""
+        state, chunks = await self.take_chunks(wait_s)
+        body: dict[str, Any] = {
+            "id": self.id,
+            "status": state,
+            "stream": [{"output": chunk} for chunk in chunks],
+        }
+        if state == FAILED and self.result is not None:
+            body["error"] = self.result.get("error")
+        return body
+
     async def finish(self, status: str, result: ResultBody | None) -> None:
         if self._condition is None:  # nobody streams: no one to wake
             self._end(status, result)

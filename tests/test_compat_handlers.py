@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bench.emulator import Emulator
+from builder.endpoint.emulator import Emulator
 from tests.compat.runtimes import run_api, run_production, run_test_mode
 from tests.fixtures.s3 import S3Server
 

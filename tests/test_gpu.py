@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bench.emulator import Emulator
+from builder.endpoint.emulator import Emulator
 from rpworker import cuda_compat, gpu
 from rpworker.gpu_probe import DeviceFacts, GpuFacts
 from tests.fixtures.fake_nvml import GpuCheck, clean_env, real_nvml_present

@@ -9,26 +9,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bench.emulator import Emulator
 from builder import engine
-from tests.fixtures.docker_engine import base_flags, rpbuild
+from builder.endpoint.emulator import Emulator
+from tests.fixtures.docker_engine import SEED_TOKENS
 
 pytestmark = pytest.mark.docker
-
-TAG = "rpbuild-test/seed-production:e2e"
-TOKENS = [f"Generated async token output {i}" for i in range(5)]
-
-
-@pytest.fixture
-def seed_image(docker_builder: engine.Builder, gpu_base: dict[str, Any], seed_app: Path) -> str:
-    code, _, output = rpbuild("image", str(seed_app), *base_flags(), "-t", TAG)
-    assert code == 0, output
-    return TAG
 
 
 class Container:
@@ -103,8 +91,8 @@ async def test_the_image_serves_platform_jobs_and_stops_gracefully(
     await emulator.wait_results(2, timeout=90)
     assert await worker.stop() == 0, await worker.output()
     for job_id in ids:
-        assert emulator.results[job_id] == {"output": TOKENS}
-        assert emulator.chunks[job_id] == TOKENS
+        assert emulator.results[job_id] == {"output": SEED_TOKENS}
+        assert emulator.chunks[job_id] == SEED_TOKENS
     assert any(query.get("job_id") for _, query in emulator.pings)
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bench.emulator import Emulator, Faults
+from builder.endpoint.emulator import Emulator, Faults
 from rpworker.codec import NotJSON
 from rpworker.env import SettingError
 from rpworker.protocol import Platform, ResultTooLarge, backoff, fill, ping_url, with_query
@@ -94,8 +94,10 @@ async def test_take_single_and_batch(emulator: Emulator, platform: Platform) -> 
 
 
 async def test_stop_channel(emulator: Emulator, platform: Platform) -> None:
-    await emulator.stop_job("j1")
-    assert await platform.jobs_to_stop() == ["j1"]
+    [job_id] = await emulator.submit({})
+    assert [job["id"] for job in await platform.take(1, in_progress=False)] == [job_id]
+    await emulator.stop_job(job_id)
+    assert await platform.jobs_to_stop() == [job_id]
     assert await platform.jobs_to_stop() == []
 
 

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from bench.emulator import Emulator, Faults
+from builder.endpoint.emulator import Emulator, Faults
 from tests.fixtures.platform import StartWorker
 
 SLEEPERS = """

@@ -10,7 +10,7 @@ from pathlib import Path
 import huggingface_hub
 import pytest
 
-from bench.emulator import Emulator
+from builder.endpoint.emulator import Emulator
 from rpworker import weights
 from tests.fixtures.file_server import FileServer, HubRepo, sha256
 from tests.fixtures.platform import StartWorker

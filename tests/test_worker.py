@@ -6,7 +6,7 @@ import itertools
 import json
 import signal
 
-from bench.emulator import Emulator, Faults
+from builder.endpoint.emulator import Emulator, Faults
 from tests.fixtures.platform import StartWorker
 from tests.fixtures.worker_process import EXITING_HANDLER
 
@@ -352,7 +352,7 @@ async def test_job_ids_are_checked_and_encoded(
 ) -> None:
     """Row 9: odd ids post to their own job's URL; unusable ids are logged, not run."""
     odd = "a/../../job-take/x?y="
-    emulator.queue.extend(
+    emulator.raw.extend(
         [
             {"id": odd, "input": "odd"},
             {"id": None, "input": "null"},
@@ -371,3 +371,26 @@ async def test_job_ids_are_checked_and_encoded(
     }
     assert "None" not in emulator.results
     assert worker.output.count("job without a usable id") == 2
+
+
+async def test_an_async_handler_blocking_the_loop_is_named_and_timed_out(
+    emulator: Emulator, start_worker: StartWorker
+) -> None:
+    """Row 14 in production: one warning naming the handler; its timeout still applies."""
+    (job_id,) = await emulator.submit(1.2)
+    worker = await start_worker(
+        """
+        import time
+        async def hog(job):
+            time.sleep(job["input"])  # blocks the event loop: the point of the test
+            return "finished late"
+        handler = hog
+        CONFIG = {"timeout": 0.5}
+        """
+    )
+    await emulator.wait_results(1)
+    worker.signal()
+    assert await worker.wait() == 0
+    assert emulator.results[job_id] == {"error": "job timed out after 0.5s " + _TIMEOUT_HINT}
+    (warning,) = [line for line in worker.output.splitlines() if "blocked the event loop" in line]
+    assert "hog" in warning

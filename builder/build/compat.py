@@ -390,7 +390,7 @@ def _resolve_python(
     if wanted is None and custom_base and options.ubuntu is None:
         raise IncompatibleChoiceError(
             "python",
-            "(none)",
+            "not set",
             f"the default Python of the base image {options.base_image} is unknown before "
             "building (rpbuild knows only the nvidia/cuda Ubuntu releases'); name the version "
             "its apt installs as python3.X (Debian 12: 3.11), or the Ubuntu release it is",

@@ -18,6 +18,7 @@ from builder.commands.cmd_matrix import matrix
 from builder.commands.cmd_push import push
 from builder.commands.cmd_serve import serve
 from builder.commands.cmd_test import test
+from builder.commands.cmd_up import up
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,6 +33,7 @@ main.add_command(gpu_check)
 main.add_command(init)
 main.add_command(serve)
 main.add_command(test)
+main.add_command(up)
 main.add_command(push)
 main.add_command(lock)
 main.add_command(matrix)

@@ -70,7 +70,9 @@ def lock(
     else:
         flags = given_flags(click.get_current_context())
         resolved = resolve_options(directory, flags, load_project(directory))
-        refs = [resolve_spec(resolved).from_ref]
+        # A --base-image is locked as given: its Python, which a build must be told,
+        # plays no part in its digest.
+        refs = [resolved.options.base_image or resolve_spec(resolved).from_ref]
     updated = lock_refs(refs, path, lookup)
     text = "\n".join([*(f"locked {ref}@{updated.bases[ref]}" for ref in refs), f"wrote {path}"])
     out.result({"lock_file": str(path), "bases": updated.bases}, text)

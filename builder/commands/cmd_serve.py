@@ -22,6 +22,19 @@ def worker_command(handler: str, host: str, port: int) -> list[str]:
     return [sys.executable, "-c", _LAUNCH, handler, *flags]
 
 
+def handler_file(directory: Path, handler: str | None) -> str:
+    """``--handler``, else rpbuild.yaml's, else handler.py: a file that must exist in DIR."""
+    flags = {"handler": directory / handler} if handler else {}
+    chosen = resolve_options(directory, flags, load_project(directory)).options.handler
+    path = chosen or directory / "handler.py"
+    if not path.is_file():
+        raise click.BadParameter(
+            f"{path} does not exist; create it (rpbuild init) or name the file with --handler",
+            param_hint=["--handler"],
+        )
+    return path.relative_to(directory).as_posix()
+
+
 def _probe_host(host: str) -> str:
     """Where to connect to see whether a server bound to ``host`` is up."""
     return "127.0.0.1" if host in ("", "0.0.0.0") else host
@@ -42,15 +55,7 @@ def _probe_host(host: str) -> str:
 def serve(out: Output, directory: Path, host: str, port: int, handler: str | None) -> None:
     """Run the handler in DIRECTORY behind the local API (/run, /runsync, /stream,
     /status, ...) and restart it whenever a file in DIRECTORY changes. Ctrl-C stops."""
-    flags = {"handler": directory / handler} if handler else {}
-    chosen = resolve_options(directory, flags, load_project(directory)).options.handler
-    path = chosen or directory / "handler.py"
-    if not path.is_file():
-        raise click.BadParameter(
-            f"{path} does not exist; create it (rpbuild init) or name the file with --handler",
-            param_hint=["--handler"],
-        )
-    handler = path.relative_to(directory).as_posix()
+    handler = handler_file(directory, handler)
     probe = (_probe_host(host), port)
     if answers(probe):
         # Else the readiness probe would take the other server for the worker.
@@ -58,7 +63,8 @@ def serve(out: Output, directory: Path, host: str, port: int, handler: str | Non
             f"something already listens on {host}:{port}; stop it or choose another --port",
             param_hint=["--port"],
         )
-    out.info(f"serving {directory / handler} on http://{host}:{port}; Ctrl-C stops")
+    url = f"http://{host}:{port}"
+    out.info(f"serving {directory / handler} on {url} (playground at {url}/); Ctrl-C stops")
     supervisor = Supervisor(
         command=worker_command(handler, host, port),
         directory=directory,

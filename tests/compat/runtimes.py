@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.emulator import Emulator
+from builder.endpoint.emulator import Emulator
 from tests.compat.sdk import sdk_python
 
 HANDLERS = Path(__file__).resolve().parents[1] / "compat_handlers"
