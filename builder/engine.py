@@ -78,6 +78,7 @@ class BuildRequest:
     no_cache: bool = False
     cache_from: tuple[str, ...] = ()
     cache_to: tuple[str, ...] = ()
+    network: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,8 @@ def find_builder(
 
 
 def check_engine(builder: Builder) -> None:
-    done = _run([*builder.docker, "info", "--format", "{{.ServerVersion}}"])
+    """Asks the engine its version: one cheap call (``docker info`` gathers much more)."""
+    done = _run([*builder.docker, "version", "--format", "{{.Server.Version}}"])
     if done.returncode != 0 or not done.stdout.strip():
         where = " ".join(builder.engine_args) or "the default engine"
         raise DockerUnavailableError(
@@ -170,6 +172,8 @@ def build_argv(builder: Builder, request: BuildRequest, iidfile: Path) -> list[s
         argv += ["--secret", secret]
     if request.platform:
         argv += ["--platform", request.platform]
+    if request.network:
+        argv += ["--network", request.network]
     if request.no_cache:
         argv.append("--no-cache")
     argv += [arg for ref in request.cache_from for arg in ("--cache-from", ref)]
@@ -241,6 +245,27 @@ def inspect(builder: Builder, ref: str) -> ImageInfo:
         labels=dict(config.get("Labels") or {}),
         env=env,
         layers=tuple((data.get("RootFS") or {}).get("Layers") or ()),
+    )
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One step of an image's history: the bytes it added and the instruction that did."""
+
+    size: int
+    created_by: str
+
+
+def layers(builder: Builder, ref: str) -> tuple[Layer, ...]:
+    """The image's history, oldest step first; steps that add no files have size 0."""
+    done = _run(
+        [builder.client, "history", "--human=false", "--no-trunc", "--format", "{{json .}}", ref]
+    )
+    if done.returncode != 0:
+        raise RpbuildError(f"no history for image {ref}: {done.stderr.strip()}")
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    return tuple(
+        Layer(int(row.get("Size") or 0), row.get("CreatedBy", "")) for row in reversed(rows)
     )
 
 

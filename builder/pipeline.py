@@ -29,6 +29,7 @@ from builder.registry.publish import (
     write_metadata,
 )
 from builder.registry.reference import parse_ref
+from rpworker.weights import human_size
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,18 @@ def _build(options: ImageOptions, spec: BaseSpec, out: Output) -> image.BuildRes
         for built in result.images:
             status = "verified" if built.verify else "not verified (--no-verify)"
             out.line(f"{built.kind}: {' '.join(built.tags)} {built.id[:19]} {status}")
+        out.line(layer_table(result.images[-1]))
     return result
+
+
+def layer_table(built: image.BuiltImage, width: int = 72) -> str:
+    """Each layer that holds files, its size and instruction, then the image's total."""
+    rows = [
+        f"{human_size(layer.size):>9}  {' '.join(layer.created_by.split())[:width] or '(base)'}"
+        for layer in built.layers
+        if layer.size
+    ]
+    return "\n".join([f"layers of {built.tags[0]}:", *rows, f"{human_size(built.size):>9}  total"])
 
 
 def _publish(

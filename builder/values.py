@@ -18,6 +18,14 @@ DEB_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+:~_-]+)?", re.ASC
 BUILD_ARG = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 # Debian's useradd default NAME_REGEX, without the trailing `$` for Samba machine accounts.
 USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}", re.ASCII)
+# buildx's secret ids; weights: and run: values (each reaches a RUN step's shell, quoted).
+SECRET_ID = re.compile(r"[A-Za-z0-9_.-]+", re.ASCII)
+IMAGE_PATH = re.compile(r"(?:/[A-Za-z0-9_.+@=-]+)+/?", re.ASCII)
+URL = re.compile(r"https?://[!-~]+", re.ASCII)
+SHA256 = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
+HF_REPO = re.compile(r"(?:[A-Za-z0-9_.-]+/)?[A-Za-z0-9_.-]+", re.ASCII)
+REVISION = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./-]*", re.ASCII)
+FILE_PATTERN = re.compile(r"[!-,.-~][!-~]*", re.ASCII)
 SHOWN_CHARS = 60
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = SHOWN_CHARS

@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 
-from rpworker import gpu, logs
+from rpworker import gpu, logs, weights
 from rpworker.concurrency import ElasticExecutor
 from rpworker.deadline import CANCEL_WAIT_S
 from rpworker.env import SettingError
@@ -68,7 +68,13 @@ def _configure_logging(settings: Settings) -> None:
 async def _startup_failure() -> tuple[str, str] | None:
     """Checks that must pass before the first take: ``(check, reason)`` on failure."""
     outcome = await asyncio.to_thread(gpu.check_at_startup, os.environ, production=True)
-    return ("gpu", outcome.reason) if outcome.failed else None
+    if outcome.failed:
+        return ("gpu", outcome.reason)
+    try:
+        await asyncio.to_thread(weights.ensure_runtime)
+    except weights.WeightsError as error:
+        return ("weights", str(error))
+    return None
 
 
 class Worker:

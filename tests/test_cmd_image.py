@@ -30,7 +30,7 @@ def test_dry_run_json_with_a_handler_plans_base_then_app(tmp_path: Path) -> None
     plan = json.loads(result.output)
     assert [i["kind"] for i in plan["images"]] == ["base", "app"]
     assert plan["images"][1]["tags"] == [
-        "my-app:cuda12.4.1-cudnn9-runtime-ubuntu22.04-py3.10-torch2.4.1-cu124-rpbuild0.1.0"
+        "my-app:cuda12.4.1-cudnnnone-base-ubuntu22.04-py3.10-torch2.4.1-cu124-rpbuild0.1.0"
     ]
     assert plan["images"][1]["dockerfile"].startswith(f"FROM {plan['images'][0]['tags'][0]}\n")
 
@@ -82,7 +82,7 @@ def test_malformed_flags_exit_2_naming_the_flag_and_the_form(tmp_path: Path) -> 
         (["--build-arg", "NOEQUALS"], "must look like KEY=VALUE"),
         (["--secret", "src=only"], "must look like id=NAME,src=FILE"),
         (["--min-compute-capability", "eight"], "must look like 8.0"),
-        (["--flavor", "base"], "is not one of"),
+        (["--flavor", "slim"], "is not one of"),
         (["--min-gpus", "0"], "is not in the range"),
     ):
         result = rpbuild("image", str(tmp_path), *flags, "--dry-run")

@@ -160,7 +160,7 @@ def test_malformed_cuda_says_what_a_release_looks_like(tmp_path: Path) -> None:
 
 def test_flavor_lists_choices(tmp_path: Path) -> None:
     error = problems(tmp_path, "flavor: slim\n")
-    assert "flavor: unknown choice (got 'slim'); allowed: runtime, devel" in error.message
+    assert "flavor: unknown choice (got 'slim'); allowed: base, runtime, devel" in error.message
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:

@@ -14,12 +14,12 @@ def test_claims_name_every_axis() -> None:
     spec = compat.resolve(ImageOptions(cuda="12.1", torch="2.3.1"))
     assert labels.claims(spec) == {
         "io.rpbuild.cuda": "12.1.1",
-        "io.rpbuild.cudnn": "8",
+        "io.rpbuild.cudnn": "none",
         "io.rpbuild.python": "3.10",
         "io.rpbuild.torch": "2.3.1+cu121",
         "io.rpbuild.torch-cuda": "12.1",
         "io.rpbuild.ubuntu": "22.04",
-        "io.rpbuild.flavor": "runtime",
+        "io.rpbuild.flavor": "base",
         "io.rpbuild.runtime-version": __version__,
     }
 

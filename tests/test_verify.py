@@ -83,3 +83,13 @@ def test_the_probe_reports_this_interpreter() -> None:
     found = json.loads(done.stdout)
     assert found["python"] == f"{sys.version_info.major}.{sys.version_info.minor}"
     assert found["runtime"] == __version__
+
+
+def test_a_library_on_ld_library_path_that_shadows_torchs_fails() -> None:
+    spec = _spec(cuda="12.1", torch="2.3.1")
+    shadow = "/usr/local/cuda/lib64/libcublas.so.12"
+    result = verify.compare(spec, _found(shadowed=shadow), _info(spec))
+    assert result.diff() == [
+        f"- torch libraries shadowed by LD_LIBRARY_PATH: expected none, found {shadow}"
+    ]
+    assert verify.compare(spec, _found(shadowed=None), _info(spec)).ok

@@ -20,6 +20,9 @@ from builder.errors import Choice, DataError, IncompatibleChoiceError
 
 CUDA_IMAGE = "nvidia/cuda"
 DEFAULT_FLAVOR = "runtime"
+LEAN_FLAVOR = "base"
+"""cudart only: NVIDIA publishes it for every release, without a cuDNN variant. The
+default with torch, whose wheels bring their own cuDNN, cuBLAS and NCCL."""
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -295,12 +298,12 @@ def _resolve_ubuntu(cuda: CudaRelease, wanted: str | None) -> str:
 
 def _resolve_flavor(cuda: CudaRelease, wanted: str | None) -> str:
     flavor = wanted or DEFAULT_FLAVOR
-    if flavor not in cuda.flavors:
+    if flavor not in (LEAN_FLAVOR, *cuda.flavors):
         raise IncompatibleChoiceError(
             "flavor",
             flavor,
             f"CUDA {cuda.version} has no such image flavor",
-            _choices("flavor", list(cuda.flavors)),
+            _choices("flavor", [LEAN_FLAVOR, *cuda.flavors]),
         )
     return flavor
 
@@ -429,13 +432,14 @@ def resolve(options: ImageOptions, data: CompatData | None = None) -> BaseSpec:
     cuda = resolve_cuda(data, options.cuda)
     ubuntu_name = _resolve_ubuntu(cuda, options.ubuntu)
     ubuntu = next(u for u in data.ubuntu if u.release == ubuntu_name)
-    flavor = _resolve_flavor(cuda, options.flavor)
     torch = _resolve_torch(data, cuda, options.torch)
+    flavor = _resolve_flavor(cuda, options.flavor or (LEAN_FLAVOR if torch else None))
     custom_base = options.base_image is not None
     python, source = _resolve_python(data, ubuntu, torch, options)
     index, url = cuda.torch_index, data.torch_index_url.format(index=cuda.torch_index)
     wheel = TorchWheel(torch.version, index, url) if torch else None
-    cuda_ref = f"{CUDA_IMAGE}:{cuda.version}-{cuda.cudnn_tag}-{flavor}-ubuntu{ubuntu_name}"
+    variant = flavor if flavor == LEAN_FLAVOR else f"{cuda.cudnn_tag}-{flavor}"
+    cuda_ref = f"{CUDA_IMAGE}:{cuda.version}-{variant}-ubuntu{ubuntu_name}"
     return BaseSpec(
         cuda=cuda,
         ubuntu=ubuntu_name,

@@ -16,12 +16,20 @@ from typing import Any
 import yaml
 
 from builder.build import compat, user_yaml
+from builder.build.spec import RunStep, WeightsSource
 from builder.errors import InputError
 from builder.registry.reference import parse_ref
 from builder.values import (
     BUILD_ARG,
     DEB_PACKAGE,
+    FILE_PATTERN,
+    HF_REPO,
+    IMAGE_PATH,
     MAJOR_MINOR,
+    REVISION,
+    SECRET_ID,
+    SHA256,
+    URL,
     VERSION,
     is_user,
     matches,
@@ -30,7 +38,7 @@ from builder.values import (
 
 FILE_NAME = "rpbuild.yaml"
 
-_FLAVORS = ("runtime", "devel")
+_FLAVORS = ("base", "runtime", "devel")
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,74 @@ def _text(key: str, value: Any) -> ConfigIssue | None:
     return None
 
 
+def _is_image_path(text: str) -> bool:
+    """An absolute path in the image, with no ``..`` or empty segment."""
+    return bool(IMAGE_PATH.fullmatch(text)) and ".." not in text.split("/")
+
+
+WEIGHTS_FIELDS: dict[str, Validator] = {
+    "url": _string(URL.fullmatch, "an http(s) URL"),
+    "hf": _string(HF_REPO.fullmatch, "a Hugging Face repository such as org/model"),
+    "revision": _string(REVISION.fullmatch, "a branch, tag or commit of the repository"),
+    "files": _list_of(
+        _string(FILE_PATTERN.fullmatch, "a file pattern"),
+        "a list of file patterns such as ['*.safetensors', 'unet/']",
+    ),
+    "path": _string(_is_image_path, "an absolute path in the image such as /models/model.bin"),
+    "sha256": _string(SHA256.fullmatch, "64 hexadecimal digits (sha256sum FILE)"),
+    "secret": _string(SECRET_ID.fullmatch, "a build secret id such as MODEL_TOKEN"),
+    "at": _choice(("build", "runtime")),
+}
+
+RUN_FIELDS: dict[str, Validator] = {
+    "command": _text,
+    "secrets": _list_of(
+        _string(SECRET_ID.fullmatch, "a build secret id"),
+        "a list of build secret ids such as [github_token]",
+    ),
+}
+
+
+def _entry_rule(key: str, entry: Mapping[str, Any]) -> ConfigIssue | None:
+    """What an entry needs beyond each value's own check."""
+    if ("url" in entry) == ("hf" in entry):
+        return ConfigIssue(key, dict(entry), "needs exactly one of url: and hf:", "url: or hf:")
+    if "path" not in entry:
+        return ConfigIssue(key, dict(entry), "needs path:", "the destination in the image")
+    if "url" in entry:
+        if "sha256" not in entry:
+            return ConfigIssue(
+                f"{key}.sha256", None, "is required with url:", "the file's sha256 (sha256sum FILE)"
+            )
+        wrong = [name for name in ("revision", "files") if name in entry]
+    else:
+        wrong = [name for name in ("sha256", "secret") if name in entry]
+    if wrong:
+        kind = "url" if "url" in entry else "hf"
+        name = wrong[0]
+        return ConfigIssue(f"{key}.{name}", entry[name], f"does not apply to {kind}: entries")
+    return None
+
+
+def _weights_entry(key: str, value: Any) -> ConfigIssue | None:
+    if not isinstance(value, dict):
+        return ConfigIssue(key, value, "must be a mapping", ", ".join(WEIGHTS_FIELDS))
+    entry = {k: v for k, v in value.items() if v is not None}
+    issues = _check_section(entry, WEIGHTS_FIELDS, f"{key}.")
+    return issues[0] if issues else _entry_rule(key, entry)
+
+
+def _run_step(key: str, value: Any) -> ConfigIssue | None:
+    if isinstance(value, str):
+        return _text(key, value.strip() and value)
+    if not isinstance(value, dict):
+        return ConfigIssue(key, value, "must be a command or a mapping", "command, secrets")
+    issues = _check_section(value, RUN_FIELDS, f"{key}.")
+    if not issues and not value.get("command"):
+        issues.append(ConfigIssue(f"{key}.command", None, "is required", "a shell command"))
+    return issues[0] if issues else None
+
+
 _PYTHON_HINT = " (unquoted, YAML reads 3.10 as the number 3.1)"
 
 FIELDS: dict[str, Validator] = {
@@ -170,6 +246,9 @@ FIELDS: dict[str, Validator] = {
         "a list of apt package names such as [ffmpeg]",
     ),
     "base_image": _string(_is_image_ref, "an image reference such as nvidia/cuda:12.4.1-base"),
+    "run": _list_of(_run_step, "a list of shell commands, or {command: ..., secrets: [id]}"),
+    "weights": _list_of(_weights_entry, "a list of {url: or hf:, path:, ...} entries"),
+    "network": _choice(("host", "default")),
     "build_args": _build_args,
     "ca_bundle": _text,
     "platform": _text,
@@ -266,6 +345,10 @@ class ProjectConfig:
     requirements: str | None = None
     system_packages: tuple[str, ...] = ()
     base_image: str | None = None
+    run_steps: tuple[RunStep, ...] = ()
+    """The file's ``run:``."""
+    weights: tuple[WeightsSource, ...] = ()
+    network: str | None = None
     build_args: Mapping[str, str] = field(default_factory=dict)
     ca_bundle: str | None = None
     platform: str | None = None
@@ -292,7 +375,22 @@ def resolve(path: Path, raw: Mapping[str, Any]) -> ProjectConfig:
     values["system_packages"] = tuple(values.get("system_packages", ()))
     values["include"] = tuple(values.get("include", ()))
     values["build_args"] = {k: _yaml_scalar(v) for k, v in values.get("build_args", {}).items()}
+    values["run_steps"] = tuple(_resolve_step(step) for step in values.pop("run", ()))
+    values["weights"] = tuple(_resolve_weights(entry) for entry in values.get("weights", ()))
     return ProjectConfig(path=path, **values)
+
+
+def _resolve_step(step: str | Mapping[str, Any]) -> RunStep:
+    if isinstance(step, str):
+        return RunStep(step)
+    return RunStep(step["command"], tuple(step.get("secrets") or ()))
+
+
+def _resolve_weights(entry: Mapping[str, Any]) -> WeightsSource:
+    values = {k: v for k, v in entry.items() if v is not None}
+    if "sha256" in values:
+        values["sha256"] = values["sha256"].lower()
+    return WeightsSource(**{**values, "files": tuple(values.get("files", ()))})
 
 
 def _yaml_scalar(value: Any) -> str:

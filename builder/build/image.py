@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from builder import engine
-from builder.build import compat, labels, render, runtime_wheel, sdk_migration, tags, verify
+from builder.build import (
+    compat,
+    labels,
+    render,
+    runtime_wheel,
+    sdk_migration,
+    tags,
+    verify,
+    weights,
+)
 from builder.build.context import AppSource, app_context, base_context
 from builder.build.option_checks import check_options
 from builder.build.spec import BaseSpec, ImageOptions
@@ -29,11 +38,13 @@ LEFT_OUT_REASON = "looks like a credential (list it under include: in rpbuild.ya
 
 @dataclass(frozen=True)
 class ImageStep:
-    """One image to build: its kind (base or app), Dockerfile text and tags."""
+    """One image to build: its kind (base or app), Dockerfile text, tags, and the files
+    rpbuild generates into its build context (name, text)."""
 
     kind: str
     dockerfile: str
     tags: tuple[str, ...]
+    files: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "tags": list(self.tags), "dockerfile": self.dockerfile}
@@ -58,6 +69,11 @@ class BuiltImage:
     id: str
     labels: dict[str, str]
     verify: verify.VerifyResult | None = None
+    layers: tuple[engine.Layer, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return sum(layer.size for layer in self.layers)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +82,8 @@ class BuiltImage:
             "id": self.id,
             "labels": self.labels,
             "verify": self.verify.as_dict() if self.verify else None,
+            "size": self.size,
+            "layers": [{"size": x.size, "created_by": x.created_by} for x in self.layers],
         }
 
 
@@ -117,17 +135,13 @@ def find_app(options: ImageOptions) -> AppSource | None:
     return AppSource(root, relative, requirements, options.include, install)
 
 
-def _pip_conf(options: ImageOptions) -> bool:
-    return any("id=pip_conf" in secret.split(",") for secret in options.secrets)
-
-
 def plan(options: ImageOptions, spec: BaseSpec) -> Plan:
     """Render everything for ``spec`` (resolved from ``options``, its base perhaps pinned
     to a digest); touches no engine, builds nothing. Options made without
     :func:`~builder.build.options.resolve_options` get their values checked here."""
     check_options(options)
     source = find_app(options)
-    ca_bundle, pip_conf = options.ca_bundle is not None, _pip_conf(options)
+    ca_bundle, pip_conf = options.ca_bundle is not None, "pip_conf" in options.secret_ids()
     version = tags.axes(spec)
     suffix = tags.arch_suffix(options.platform)
     base_tags: tuple[str, ...] = (
@@ -142,9 +156,11 @@ def plan(options: ImageOptions, spec: BaseSpec) -> Plan:
         ca_bundle=ca_bundle,
         pip_conf=pip_conf,
     )
+    manifest = weights.runtime_manifest(options.weights)
+    files = ((weights.MANIFEST_FILE, manifest),) if manifest else ()
     if source is None:
         text = render.render(render.BASE_TEMPLATE, _final(base_input, options), options.template)
-        return Plan(spec, ImageStep("base", text, base_tags), None, None)
+        return Plan(spec, ImageStep("base", text, base_tags, files), None, None)
     base = ImageStep("base", render.render(render.BASE_TEMPLATE, base_input), base_tags)
     title = tags.repository_name(source.directory.name)
     app_tags = options.tags or (tags.app_tag(spec, options.repository or title) + suffix,)
@@ -157,22 +173,32 @@ def plan(options: ImageOptions, spec: BaseSpec) -> Plan:
         pip_conf=pip_conf,
     )
     app_text = render.render(render.APP_TEMPLATE, _final(app_input, options), options.template)
-    return Plan(spec, base, ImageStep("app", app_text, app_tags), source)
+    return Plan(spec, base, ImageStep("app", app_text, app_tags, files), source)
 
 
 def _final(data: render.RenderInput, options: ImageOptions) -> render.RenderInput:
-    """The last image built carries the GPU requirements, extra system packages and user."""
+    """The last image built carries the GPU requirements, extra system packages, user,
+    the project's weights and build steps."""
+    manifest = weights.runtime_manifest(options.weights)
     return replace(
         data,
         system_packages=options.system_packages,
         gpu_env=options.gpu.env(),
         user=options.user or "",
+        weights_steps=weights.fetch_steps(options.weights),
+        hub=weights.uses_hub(options.weights),
+        runtime_weights=weights.MANIFEST_FILE if manifest else "",
+        run_steps=options.run_steps,
     )
 
 
-def _secrets(options: ImageOptions) -> tuple[str, ...]:
+def _build_inputs(options: ImageOptions) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Secrets and build args of every build: the user's, the CA bundle, the hub's settings."""
     bundle = () if options.ca_bundle is None else (f"id=ca_bundle,src={options.ca_bundle}",)
-    return (*options.secrets, *bundle)
+    hub_secrets, hub_args = weights.hub_build_inputs(
+        options.weights, options.secret_ids(), options.build_args
+    )
+    return (*options.secrets, *bundle, *hub_secrets), (*options.build_args, *hub_args)
 
 
 def platform_plans(
@@ -229,6 +255,7 @@ def _build_plan(
     sink: Callable[[str], None],
 ) -> list[BuiltImage]:
     built_images = []
+    secrets, build_args = _build_inputs(options)
     with tempfile.TemporaryDirectory(prefix="rpbuild-ctx-") as tmp:
         base_context(Path(tmp) / "base", wheel, the_plan.base.dockerfile, RUNTIME_WHEEL)
         if the_plan.app is not None:
@@ -238,6 +265,8 @@ def _build_plan(
                 sink(f"rpbuild: left out {path}: {LEFT_OUT_REASON}")
         for step in the_plan.steps:
             root = Path(tmp) / step.kind
+            for name, text in step.files:
+                (root / name).write_text(text, encoding="utf-8")
             platform = f", {options.platform}" if options.platform else ""
             sink(
                 f"rpbuild: building the {step.kind} image {step.tags[0]} ({builder.kind}{platform})"
@@ -249,9 +278,10 @@ def _build_plan(
                     dockerfile=root / "Dockerfile",
                     tags=step.tags,
                     labels=provenance if step is the_plan.steps[-1] else {},
-                    build_args=options.build_args,
-                    secrets=_secrets(options),
+                    build_args=build_args,
+                    secrets=secrets,
                     platform=options.platform,
+                    network=options.network,
                     no_cache=options.no_cache,
                     cache_from=options.cache_from,
                     cache_to=options.cache_to,
@@ -259,7 +289,9 @@ def _build_plan(
                 sink,
             )
             info = engine.inspect(builder, image_id)
-            built = BuiltImage(step.kind, step.tags, image_id, info.labels)
+            built = BuiltImage(
+                step.kind, step.tags, image_id, info.labels, layers=engine.layers(builder, image_id)
+            )
             if options.verify:
                 sink(f"rpbuild: verifying {step.tags[0]}")
                 built.verify = verify.verify(

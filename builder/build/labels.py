@@ -24,7 +24,7 @@ def claims(spec: BaseSpec) -> dict[str, str]:
     """What verify checks the image against; one entry per tag axis."""
     return {
         f"{PREFIX}cuda": spec.cuda.version,
-        f"{PREFIX}cudnn": spec.cuda.cudnn_version,
+        f"{PREFIX}cudnn": spec.cudnn,
         f"{PREFIX}python": spec.python,
         f"{PREFIX}torch": spec.torch.local_version if spec.torch else "none",
         f"{PREFIX}torch-cuda": spec.torch.cuda if spec.torch else "none",

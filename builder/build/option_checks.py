@@ -9,10 +9,30 @@ from typing import Any
 from builder.build.spec import ImageOptions
 from builder.errors import InputError, Source, flag
 from builder.registry.reference import parse_ref
-from builder.values import BUILD_ARG, DEB_PACKAGE, MAJOR_MINOR, is_user, matches, shown
+from builder.values import (
+    BUILD_ARG,
+    DEB_PACKAGE,
+    FILE_PATTERN,
+    HF_REPO,
+    IMAGE_PATH,
+    MAJOR_MINOR,
+    REVISION,
+    SECRET_ID,
+    SHA256,
+    URL,
+    is_user,
+    matches,
+    shown,
+)
 
 # Fields whose flag is not named after the field.
-_FLAGS = {"tags": "--tag", "build_args": "--build-arg", "system_packages": "system_packages"}
+_FLAGS = {
+    "tags": "--tag",
+    "build_args": "--build-arg",
+    "system_packages": "system_packages",
+    "run_steps": "run",
+    "weights": "weights",
+}
 
 
 def check_options(options: ImageOptions, sources: Mapping[str, Source] | None = None) -> None:
@@ -54,3 +74,27 @@ def check_options(options: ImageOptions, sources: Mapping[str, Source] | None = 
     capability = options.gpu.min_compute_capability
     if capability is not None and not matches(MAJOR_MINOR, capability):
         raise refuse("min_compute_capability", capability, "major.minor, e.g. 8.0")
+    given = options.secret_ids()
+    for index, step in enumerate(options.run_steps):
+        for secret in step.secrets:
+            if not matches(SECRET_ID, secret):
+                raise refuse("run_steps", secret, f"run[{index}]: a build secret id")
+            if secret not in given:
+                raise InputError(
+                    f"run[{index}] needs the build secret {secret!r}: pass "
+                    f"--secret id={secret},src=FILE (or env=VAR)",
+                    Source("--secret"),
+                )
+    for index, source in enumerate(options.weights):
+        grammar = {
+            "path": (IMAGE_PATH, source.path),
+            "url": (URL, source.url),
+            "sha256": (SHA256, source.sha256),
+            "hf": (HF_REPO, source.hf),
+            "revision": (REVISION, source.revision),
+            "secret": (SECRET_ID, source.secret),
+            **{f"files[{i}]": (FILE_PATTERN, pattern) for i, pattern in enumerate(source.files)},
+        }
+        for key, (pattern, value) in grammar.items():
+            if value is not None and not matches(pattern, value):
+                raise refuse("weights", value, f"a valid weights[{index}].{key}")

@@ -29,6 +29,7 @@ SCALARS = (
     "repository",
     "base_image",
     "platform",
+    "network",
     "user",
     "builder",
     "context",
@@ -37,8 +38,8 @@ SCALARS = (
 FILES = ("handler", "requirements", "ca_bundle")
 """Options naming a file: a flag's path is as given, a file's is relative to the file."""
 GPU = ("min_gpus", "min_gpu_memory", "min_compute_capability")
-FILE_ONLY = ("runpod_sdk",)
-"""Options only rpbuild.yaml sets."""
+FILE_ONLY = ("runpod_sdk", "run_steps", "weights")
+"""Options only rpbuild.yaml sets (``run_steps`` is its ``run:``)."""
 FLAG_ONLY = ("secrets", "no_cache", "cache_from", "cache_to", "template", "verify")
 """Options only the command line sets."""
 _FLAGS = {"tags": "--tag", "build_args": "--build-arg", "secrets": "--secret"}

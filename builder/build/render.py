@@ -6,15 +6,21 @@ Same inputs, same bytes: no clock, no environment, sorted mappings. A user templ
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+import shlex
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from builder.build.spec import BaseSpec, TorchWheel
+from builder.build.runtime_wheel import rpbuild_cache
+from builder.build.spec import BaseSpec, RunStep, TorchWheel
+from builder.build.weights import FetchStep
 from builder.errors import InputError, flag
+from rpworker.weights import MANIFEST
 
 BASE_TEMPLATE = "base.Dockerfile.j2"
 APP_TEMPLATE = "app.Dockerfile.j2"
@@ -39,6 +45,11 @@ class RenderInput:
     gpu_env: dict[str, str] = field(default_factory=dict)
     handler_file: str = ""
     has_requirements: bool = False
+    weights_steps: tuple[FetchStep, ...] = ()
+    hub: bool = False
+    runtime_weights: str = ""
+    weights_manifest: str = MANIFEST
+    run_steps: tuple[RunStep, ...] = ()
     user: str = ""
 
 
@@ -53,6 +64,26 @@ def base_input(spec: BaseSpec, **extra: Any) -> RenderInput:
         toolchain=toolchain(spec),
         **extra,
     )
+
+
+CA_ENV = ("PIP_CERT", "SSL_CERT_FILE")
+"""What a ``run:`` step's tools read for the CA bundle (pip; OpenSSL: curl, git, Python)."""
+
+
+def shell_word(value: str) -> str:
+    """One word of a RUN step's shell command, quoted for ``sh``. Values were checked
+    before rendering; a line break here would end the instruction, so it is a bug."""
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValueError(f"control character in a shell word: {value!r}")
+    return shlex.quote(value)
+
+
+def exec_form(command: str, ca_bundle: bool) -> str:
+    """A ``run:`` command as RUN's JSON form: any text, newlines included, stays one line
+    of the Dockerfile and reaches ``sh -c`` unchanged."""
+    env = [f"{name}=/run/secrets/ca_bundle" for name in CA_ENV] if ca_bundle else []
+    prefix = ["/usr/bin/env", *env] if env else []
+    return json.dumps([*prefix, "/bin/sh", "-c", command])
 
 
 def toolchain(spec: BaseSpec) -> tuple[str, ...]:
@@ -75,7 +106,17 @@ def quoted(value: str) -> str:
     return '"' + re.sub(r'([\\"$])', r"\\\1", value) + '"'
 
 
+def _bytecode_dir() -> Path:
+    """Compiled templates, keyed by jinja2 on each template's source: an edit recompiles."""
+    path = rpbuild_cache() / "templates"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@functools.lru_cache(maxsize=8)
 def _environment(template: Path | None) -> jinja2.Environment:
+    """One per template directory and process: a base and an app rendered together
+    compile the shared templates once; compiled code is also kept on disk."""
     loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("builder.templates", ".")]
     if template is not None:
         loaders.insert(0, jinja2.FileSystemLoader(str(template.parent)))
@@ -86,7 +127,10 @@ def _environment(template: Path | None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        bytecode_cache=jinja2.FileSystemBytecodeCache(str(_bytecode_dir())),
     )
+    env.filters["sh"] = shell_word
+    env.filters["exec_form"] = exec_form
     env.filters["quoted"] = quoted
     return env
 

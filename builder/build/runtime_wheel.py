@@ -35,9 +35,14 @@ _SKIPPED_DIRS = {"__pycache__"}
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
 
-def cache_dir() -> Path:
+def rpbuild_cache() -> Path:
+    """rpbuild's own cache directory (XDG_CACHE_HOME, else ~/.cache)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rpbuild" / "runtime-wheels"
+    return Path(base) / "rpbuild"
+
+
+def cache_dir() -> Path:
+    return rpbuild_cache() / "runtime-wheels"
 
 
 def package_files(root: Path) -> list[tuple[str, bytes]]:

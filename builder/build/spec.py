@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from builder.build.require_cuda import RequireCuda
+from rpworker import weights
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,26 @@ class GpuRequirements:
 
 
 @dataclass(frozen=True)
+class RunStep:
+    """A ``run:`` build step: a shell command, and the build secrets mounted for it alone."""
+
+    command: str
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeightsSource(weights.Source):
+    """A ``weights:`` entry of rpbuild.yaml.
+
+    ``at`` is ``build`` (a layer of the image) or ``runtime`` (the worker fetches it at
+    start); ``secret`` names the build secret sent as a bearer token for a URL.
+    """
+
+    secret: str | None = None
+    at: str = "build"
+
+
+@dataclass(frozen=True)
 class ImageOptions:
     """Everything ``rpbuild image`` accepts; ``None`` means "use the default"."""
 
@@ -43,6 +64,9 @@ class ImageOptions:
     handler: Path | None = None
     requirements: Path | None = None
     system_packages: tuple[str, ...] = ()
+    run_steps: tuple[RunStep, ...] = ()
+    weights: tuple[WeightsSource, ...] = ()
+    network: str | None = None
     tags: tuple[str, ...] = ()
     repository: str | None = None
     base_image: str | None = None
@@ -62,6 +86,15 @@ class ImageOptions:
     """rpbuild.yaml ``runpod_sdk: keep`` installs a pinned SDK; by default rpworker replaces it."""
     user: str | None = None
     include: tuple[str, ...] = ()
+
+    def secret_ids(self) -> set[str]:
+        """The ids of ``--secret id=NAME,...`` (buildx's syntax)."""
+        return {
+            value
+            for spec in self.secrets
+            for key, _, value in (part.partition("=") for part in spec.split(","))
+            if key == "id"
+        }
 
 
 @dataclass(frozen=True)
@@ -139,3 +172,8 @@ class BaseSpec:
             f"CUDA {self.cuda.version} is end-of-life at NVIDIA, which deletes its nvidia/cuda "
             "tags months later: build on a supported release (--cuda 12.8 or newer)",
         )
+
+    @property
+    def cudnn(self) -> str:
+        """The cuDNN major the base image carries; ``none`` for the base flavor."""
+        return "none" if self.flavor == "base" else self.cuda.cudnn_version

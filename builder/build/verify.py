@@ -7,12 +7,15 @@ installed for another interpreter, or a stale runtime.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 from builder import engine
-from builder.build import labels
+from builder.build import labels, runtime_wheel
 from builder.build.spec import BaseSpec
 from builder.errors import VerifyError
 
@@ -71,6 +74,9 @@ def compare(spec: BaseSpec, found: dict[str, str | None], info: engine.ImageInfo
         Check("cuda toolkit", claim("cuda"), cuda_found or "none"),
         Check("runtime", claim("runtime-version"), found.get("runtime") or "none"),
         Check(
+            "torch libraries shadowed by LD_LIBRARY_PATH", "none", found.get("shadowed") or "none"
+        ),
+        Check(
             "env RPBUILD_CUDA_VERSION",
             claim("cuda"),
             info.env.get("RPBUILD_CUDA_VERSION", "none"),
@@ -98,11 +104,33 @@ def verify(
 
     An image for another ``platform`` runs only where the engine emulates it (binfmt).
     """
-    done = engine.run_python(builder, ref, probe_source(), platform)
-    if done.returncode != 0:
-        raise VerifyError(ref, [f"- probe: `python` in the image failed: {done.stderr[-800:]}"])
-    found = json.loads(done.stdout.strip().splitlines()[-1])
-    result = compare(spec, found, info)
+    result = compare(spec, probe(builder, ref, info, platform), info)
     if not result.ok:
         raise VerifyError(ref, result.diff())
     return result
+
+
+def _kept_probe(image_id: str, source: str, platform: str | None) -> Path:
+    script = hashlib.sha256(source.encode()).hexdigest()[:16]
+    where = f"-{platform.replace('/', '-')}" if platform else ""
+    name = f"{image_id.removeprefix('sha256:')}-{script}{where}.json"
+    return runtime_wheel.rpbuild_cache() / "probes" / name
+
+
+def probe(
+    builder: engine.Builder, ref: str, info: engine.ImageInfo, platform: str | None = None
+) -> dict[str, Any]:
+    """What the image reports, kept by image id and probe script: an image id names its
+    contents, so a rebuild that left the base as it was skips running it again."""
+    source = probe_source()
+    kept = _kept_probe(info.id, source, platform)
+    if kept.is_file():
+        found: dict[str, Any] = json.loads(kept.read_text(encoding="utf-8"))
+        return found
+    done = engine.run_python(builder, ref, source, platform)
+    if done.returncode != 0:
+        raise VerifyError(ref, [f"- probe: `python` in the image failed: {done.stderr[-800:]}"])
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(json.dumps(found), encoding="utf-8")
+    return found

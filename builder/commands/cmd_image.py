@@ -89,7 +89,8 @@ def _print_plan(out: Output, plans: list[image_lib.Plan]) -> None:
     multiple=True,
     callback=_secret_specs,
     metavar="id=..,src=..",
-    help="BuildKit secret; id=pip_conf is used as pip's config for every pip install.",
+    help="BuildKit secret (repeatable); id=pip_conf is pip's config for every pip install; "
+    "run: steps mount the ids they name.",
 )
 @click.option("--ca-bundle", type=existing_file, help="Extra CA bundle apt and pip trust.")
 @click.option(
@@ -98,6 +99,11 @@ def _print_plan(out: Output, plans: list[image_lib.Plan]) -> None:
     "per platform, tagged TAG-ARCH; --push makes TAG their manifest list).",
 )
 @engine_options
+@click.option(
+    "--network",
+    type=click.Choice(["host", "default"]),
+    help="Network of the build's RUN steps (host: reach the machine's loopback and proxies).",
+)
 @click.option("--no-cache", is_flag=True, help="Build without the layer cache.")
 @click.option("--template", type=existing_file, help="A template extending ours.")
 @click.option("--min-gpus", type=click.IntRange(min=1), help="Refuse to start with fewer GPUs.")

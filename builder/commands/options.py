@@ -101,7 +101,9 @@ def base_options(command: F) -> F:
                 "--ubuntu", metavar="YY.MM", help="Ubuntu of the CUDA base [default: newest]."
             ),
             click.option(
-                "--flavor", type=click.Choice(["runtime", "devel"]), help="CUDA image flavor."
+                "--flavor",
+                type=click.Choice(["base", "runtime", "devel"]),
+                help="CUDA image flavor [default: base with torch (no 2nd cuDNN), else runtime].",
             ),
         ]
     ):

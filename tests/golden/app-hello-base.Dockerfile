@@ -1,4 +1,4 @@
-FROM nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04
+FROM nvidia/cuda:12.1.1-base-ubuntu22.04
 
 ENV DEBIAN_FRONTEND=noninteractive \
     PYTHONUNBUFFERED=1 \
@@ -25,6 +25,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
 
+ENV LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu121
 RUN --mount=type=cache,target=/root/.cache/pip \
     --mount=type=secret,id=pip_conf \
@@ -37,10 +38,10 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     && python -m pip install --no-deps /tmp/rpbuild-runtime/rpworker-0.1.0-py3-none-any.whl \
     && python -m rpworker.sdk_alias
 
-LABEL io.rpbuild.base="nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04" \
+LABEL io.rpbuild.base="nvidia/cuda:12.1.1-base-ubuntu22.04" \
       io.rpbuild.cuda="12.1.1" \
-      io.rpbuild.cudnn="8" \
-      io.rpbuild.flavor="runtime" \
+      io.rpbuild.cudnn="none" \
+      io.rpbuild.flavor="base" \
       io.rpbuild.kind="base" \
       io.rpbuild.python="3.10" \
       io.rpbuild.runtime-version="0.1.0" \
@@ -48,6 +49,6 @@ LABEL io.rpbuild.base="nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04" \
       io.rpbuild.torch-cuda="12.1" \
       io.rpbuild.ubuntu="22.04" \
       org.opencontainers.image.title="rpbuild GPU base image" \
-      org.opencontainers.image.version="cuda12.1.1-cudnn8-runtime-ubuntu22.04-py3.10-torch2.3.1-cu121-rpbuild0.1.0"
+      org.opencontainers.image.version="cuda12.1.1-cudnnnone-base-ubuntu22.04-py3.10-torch2.3.1-cu121-rpbuild0.1.0"
 
 ENTRYPOINT ["tini", "--", "rpworker"]

@@ -1,4 +1,4 @@
-FROM rpbuild/base:cuda12.1.1-cudnn8-runtime-ubuntu22.04-py3.10-torch2.3.1-cu121-rpbuild0.1.0
+FROM rpbuild/base:cuda12.1.1-cudnnnone-base-ubuntu22.04-py3.10-torch2.3.1-cu121-rpbuild0.1.0
 
 # hadolint ignore=DL3008
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
@@ -17,9 +17,9 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 COPY app/ /app/
 
 ENV RPWORKER_MIN_GPUS=2
-LABEL io.rpbuild.base="rpbuild/base:cuda12.1.1-cudnn8-runtime-ubuntu22.04-py3.10-torch2.3.1-cu121-rpbuild0.1.0" \
+LABEL io.rpbuild.base="rpbuild/base:cuda12.1.1-cudnnnone-base-ubuntu22.04-py3.10-torch2.3.1-cu121-rpbuild0.1.0" \
       io.rpbuild.kind="app" \
       org.opencontainers.image.title="hello" \
-      org.opencontainers.image.version="cuda12.1.1-cudnn8-runtime-ubuntu22.04-py3.10-torch2.3.1-cu121-rpbuild0.1.0"
+      org.opencontainers.image.version="cuda12.1.1-cudnnnone-base-ubuntu22.04-py3.10-torch2.3.1-cu121-rpbuild0.1.0"
 
 ENTRYPOINT ["tini", "--", "rpworker", "/app/handler.py"]
