@@ -127,3 +127,21 @@ def test_files_that_are_not_utf8_exit_2_naming_the_file(tmp_path: Path) -> None:
         assert says in result.output, result.output
         assert "save it as UTF-8" in result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_handler_outside_the_project_is_blamed_on_where_it_was_written(tmp_path: Path) -> None:
+    project, other = tmp_path / "p1", tmp_path / "p2"
+    for directory in (project, other):
+        directory.mkdir()
+        (directory / "handler.py").write_text("")
+    outside = str(other / "handler.py")
+    (project / "rpbuild.yaml").write_text("handler: ../p2/handler.py\n")
+    result = rpbuild("image", str(project), "--dry-run")
+    assert result.exit_code == 2, result.output
+    assert "rpbuild.yaml: handler: " in result.output, result.output
+    assert "--handler" not in result.output
+    assert "must be inside the project directory" in result.output
+    (project / "rpbuild.yaml").unlink()
+    result = rpbuild("image", str(project), "--handler", outside, "--dry-run")
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--handler'" in result.output
