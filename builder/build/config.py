@@ -95,8 +95,9 @@ def _is_repository(text: str) -> bool:
 def _string(valid: Callable[[str], object], allowed: str, hint: str = "") -> Validator:
     def check(key: str, value: Any) -> ConfigIssue | None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            written = value.text if isinstance(value, user_yaml.Number) else value
             return ConfigIssue(
-                key, value, f'must be a quoted string, e.g. {key}: "{value}"{hint}', allowed
+                key, value, f'must be a quoted string, e.g. {key}: "{written}"{hint}', allowed
             )
         if not isinstance(value, str) or not valid(value):
             return ConfigIssue(key, value, "invalid value", allowed)
