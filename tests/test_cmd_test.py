@@ -109,7 +109,7 @@ def test_api_mode_goes_through_run_and_stream(worker_image: str, tmp_path: Path)
         f"COMPLETED: {json.dumps({'output': TOKENS})}",
     ]
     assert "through its local API" in done.stderr
-    assert "job: completed" in done.stderr.splitlines()
+    assert done.stderr.splitlines().count("job: completed") == 1
     assert containers_of(worker_image) == ""
 
     failed = rpbuild(
