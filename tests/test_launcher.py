@@ -159,6 +159,35 @@ def test_an_unknown_command_exits_127(tmp_path: Path) -> None:
     assert "no-such-command-rpworker: command not found" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("flags", "env"),
+    [
+        (JOB, {}),
+        (("--rp_serve_api", "--rp_api_port", "1"), {}),
+        ((), {"RUNPOD_WEBHOOK_GET_JOB": "http://127.0.0.1:1/take"}),
+    ],
+    ids=["test_mode", "local_api", "production"],
+)
+def test_a_bad_job_timeout_is_refused_in_every_mode(
+    tmp_path: Path, flags: tuple[str, ...], env: dict[str, str]
+) -> None:
+    handler = write_handler(tmp_path, "def handler(job):\n    return 1\n")
+    env = {**env, "RPWORKER_JOB_TIMEOUT": "abc", "RUNPOD_WEBHOOK_POST_OUTPUT": "http://127.0.0.1:1"}
+    done = run_rpworker(str(handler), *flags, cwd=tmp_path, env=env)
+    assert done.returncode == 2
+    assert (
+        done.stderr
+        == "rpworker: RPWORKER_JOB_TIMEOUT='abc' is invalid: use a number >= 0, e.g. 0\n"
+    )
+
+
+def test_an_unknown_log_level_warns_once(tmp_path: Path) -> None:
+    handler = write_handler(tmp_path, "def handler(job):\n    return 1\n")
+    done = run_rpworker(str(handler), *JOB, cwd=tmp_path, env={"RUNPOD_LOG_LEVEL": "LOUD"})
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout + done.stderr).count("'LOUD'") == 1
+
+
 def test_gpu_check_is_dispatched(tmp_path: Path) -> None:
     done = run_rpworker("gpu-check", "--help", cwd=tmp_path)
     assert done.returncode == 0
