@@ -42,7 +42,6 @@ class LaunchError(Exception):
 
 
 PYTHON = re.compile(r"python(\d+(\.\d+)?)?")
-PYTHON_FLAGS_WITH_VALUE = ("-W", "-X")
 
 
 def _is_python(arg: str) -> bool:
@@ -73,12 +72,16 @@ def _python_handler(command: list[str]) -> list[str] | None:
     unbuffered = False
     while rest and rest[0].startswith("-"):
         option = rest.pop(0)
-        if option in ("-m", "-c", "-"):
+        if option == "-":
             return None
-        if option in PYTHON_FLAGS_WITH_VALUE and rest:
-            rest.pop(0)
-        elif "u" in option.lstrip("-"):
-            unbuffered = True
+        for index, letter in enumerate(option[1:] if not option.startswith("--") else ""):
+            if letter in "cm":  # -c CODE, -m MODULE, also attached (-uc, -cCODE)
+                return None
+            if letter in "WX":  # takes a value, attached or next
+                if index == len(option) - 2 and rest:
+                    rest.pop(0)
+                break
+            unbuffered = unbuffered or letter == "u"
     if not rest:
         return None
     if unbuffered:

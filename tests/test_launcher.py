@@ -136,10 +136,11 @@ def test_bad_flag_value(tmp_path: Path) -> None:
     [
         (["python", "-c", "print(42)"], "42\n"),
         (["python3", "-m", "json.tool", "--help"], "usage:"),
+        (["python", "-uc", "print(42)"], "42\n"),
         (["sh", "-c", "echo from a shell"], "from a shell\n"),
         (["ls", "-a"], "handler.py"),
     ],
-    ids=["python_c", "python_m", "shell", "ls"],
+    ids=["python_c", "python_m", "python_uc", "shell", "ls"],
 )
 def test_a_command_after_the_entrypoint_file_runs_as_given(
     tmp_path: Path, command: list[str], expected: str
