@@ -26,6 +26,7 @@ HANDLER_ENV = "RPWORKER_HANDLER"
 USAGE = f"""\
 usage: rpworker FILE [flags...]     run a handler file (FILE may come from ${HANDLER_ENV})
        rpworker python [-u] FILE [flags...]  the same, from a template's start command
+       rpworker FILE COMMAND [args...]  run COMMAND instead (`docker run IMAGE bash`)
        rpworker gpu-check [args...]  check the GPUs and driver against the image's CUDA
        rpworker --help | --version
 
@@ -41,37 +42,65 @@ class LaunchError(Exception):
 
 
 PYTHON = re.compile(r"python(\d+(\.\d+)?)?")
-PYTHON_FLAGS_WITH_VALUE = ("-W", "-X")
 
 
 def _is_python(arg: str) -> bool:
     return PYTHON.fullmatch(os.path.basename(arg)) is not None
 
 
-def _python_command(argv: list[str]) -> list[str]:
+def _command(argv: list[str]) -> list[str] | None:
+    """The command given after the handler file the image's entrypoint names, if any.
+
+    The entrypoint runs ``rpworker /app/FILE`` with ``docker run``'s command
+    appended; a command (a word, not a flag) there replaces the worker.
+    """
+    entrypoint_file = bool(argv) and not argv[0].startswith("-") and not _is_python(argv[0])
+    if entrypoint_file and len(argv) > 1 and not argv[1].startswith("-"):
+        return argv[1:]
+    return argv if argv and _is_python(argv[0]) else None
+
+
+def _python_handler(command: list[str]) -> list[str] | None:
     """``python [-u ...] FILE flags`` (a template's start command) as ``FILE flags``.
 
-    The image's entrypoint receives the start command as arguments; the file may
-    also follow a handler file the entrypoint names already, which it replaces.
+    None for any other command (``python -c``, ``python -m``, a bare ``python``,
+    ``bash``): that one is not a worker start.
     """
-    start = 1 if len(argv) > 1 and not _is_python(argv[0]) and _is_python(argv[1]) else 0
-    if not argv[start:] or not _is_python(argv[start]):
-        return argv
-    rest = argv[start + 1 :]
+    if not _is_python(command[0]):
+        return None
+    rest = command[1:]
+    unbuffered = False
     while rest and rest[0].startswith("-"):
         option = rest.pop(0)
-        if option in ("-m", "-c"):
-            raise LaunchError(
-                f"`python {option} ...` cannot start a worker here: start it as `python FILE` "
-                "(the handler file that calls runpod.serverless.start)"
-            )
-        if option in PYTHON_FLAGS_WITH_VALUE and rest:
-            rest.pop(0)
-        elif "u" in option.lstrip("-"):
-            _unbuffered()
+        if option == "-":
+            return None
+        for index, letter in enumerate(option[1:] if not option.startswith("--") else ""):
+            if letter in "cm":  # -c CODE, -m MODULE, also attached (-uc, -cCODE)
+                return None
+            if letter in "WX":  # takes a value, attached or next
+                if index == len(option) - 2 and rest:
+                    rest.pop(0)
+                break
+            unbuffered = unbuffered or letter == "u"
     if not rest:
-        raise LaunchError("the python start command names no handler file")
+        return None
+    if unbuffered:
+        _unbuffered()
     return [_located(rest[0]), *rest[1:]]
+
+
+def _exec(command: list[str]) -> int:
+    """Replace this process with ``command``, as any image's ``docker run IMAGE CMD`` does."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvp(command[0], command)
+    except FileNotFoundError:
+        print(f"rpworker: error: {command[0]}: command not found", file=sys.stderr)
+        return 127
+    except PermissionError:
+        print(f"rpworker: error: {command[0]}: permission denied", file=sys.stderr)
+        return 126
 
 
 def _unbuffered() -> None:
@@ -94,7 +123,6 @@ def _located(path: str) -> str:
 
 
 def _handler_file(argv: list[str]) -> tuple[str, list[str]]:
-    argv = _python_command(argv)
     if argv and not argv[0].startswith("-"):
         return argv[0], argv[1:]
     from_env = os.environ.get(HANDLER_ENV)
@@ -130,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         from rpworker.gpu import main as gpu_check
 
         return gpu_check(args[1:])
+    command = _command(args)
+    if command is not None:
+        start = _python_handler(command)
+        if start is None:
+            return _exec(command)
+        args = start
     try:
         path, flags = _handler_file(args)
         return run_file(path, flags)

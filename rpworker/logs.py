@@ -20,6 +20,9 @@ _LEVELS = {"WARN": logging.WARNING, "WARNING": logging.WARNING}
 
 RPWORKER = logging.getLogger("rpworker")
 
+_unknown_reported: set[str] = set()
+"""Unknown RUNPOD_LOG_LEVEL values already warned about: one warning a process."""
+
 _installed: list[logging.Handler] = []
 """The handler :func:`install` put on the root logger and ``rpworker``, to replace it alone."""
 
@@ -58,7 +61,8 @@ def setup(level: str | None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     install(handler, level)
-    if level and level_number(level, default=-1) == -1:
+    if level and level_number(level, default=-1) == -1 and level not in _unknown_reported:
+        _unknown_reported.add(level)
         RPWORKER.warning("log level %r unknown (use DEBUG, INFO, WARN or ERROR); using INFO", level)
 
 
@@ -82,9 +86,10 @@ def _level_from_env() -> str:
     try:
         return sdk_level(name)
     except ValueError:
+        _unknown_reported.add(name)
         print(
             f"WARN   | log level {name!r} (RUNPOD_LOG_LEVEL / RUNPOD_DEBUG_LEVEL) unknown; "
-            f"use one of {', '.join(SDK_LEVELS)}. Using DEBUG.",
+            f"use one of {', '.join(SDK_LEVELS)}. Using DEBUG (rpworker's own lines: INFO).",
             flush=True,
         )
         return "DEBUG"

@@ -13,7 +13,9 @@ from typing import NoReturn
 
 from rpworker import logs
 from rpworker.debugger import with_timings
+from rpworker.env import SettingError
 from rpworker.flags import parse_flags
+from rpworker.settings import job_timeout, refused
 from rpworker.types import Config
 
 
@@ -61,6 +63,10 @@ def start(config: Config) -> NoReturn:
         logs.setup(flags.log_level)
         from rpworker.gpu import check_at_startup
 
+        try:
+            job_timeout(config, os.environ)  # unused here, but refused as production would
+        except SettingError as error:
+            sys.exit(refused(error))
         gpu_check = check_at_startup(os.environ, production=False)
         if gpu_check.failed:
             print(f"rpworker: GPU check failed: {gpu_check.reason}", file=sys.stderr)

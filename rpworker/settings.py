@@ -7,6 +7,7 @@ and the expected form, instead of deep inside the job loop.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -37,8 +38,11 @@ class Settings:
         return self.endpoint_id is not None
 
 
-def _job_timeout(config: Config, env: Mapping[str, str]) -> float | None:
-    """The config key ``timeout`` wins over RPWORKER_JOB_TIMEOUT; 0 or unset = no limit."""
+def job_timeout(config: Config, env: Mapping[str, str]) -> float | None:
+    """The config key ``timeout`` wins over RPWORKER_JOB_TIMEOUT; 0 or unset = no limit.
+
+    The local modes check it too, so a bad value is refused before deployment.
+    """
     if config.get("timeout") is not None:
         value = config["timeout"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -75,9 +79,15 @@ def load(config: Config, env: Mapping[str, str] | None = None) -> Settings:
         ping_interval_s=number(env, "RUNPOD_PING_INTERVAL", float, 10000.0, minimum=1) / 1000,
         endpoint_id=env.get("RUNPOD_ENDPOINT_ID") or None,
         log_level=env.get("RUNPOD_LOG_LEVEL") or "INFO",
-        job_timeout_s=_job_timeout(config, env),
+        job_timeout_s=job_timeout(config, env),
         shutdown_grace_s=number(env, "RPWORKER_SHUTDOWN_GRACE", float, 30.0),
         max_result_bytes=number(env, "RPWORKER_MAX_RESULT_BYTES", int, 20_000_000, minimum=1),
         retry_budget_s=number(env, "RPWORKER_RETRY_SECONDS", float, 120.0),
         take_timeout_s=number(env, "RPWORKER_TAKE_TIMEOUT", float, 120.0, minimum=1),
     )
+
+
+def refused(error: SettingError) -> int:
+    """Report a bad setting the same way in every mode; the exit status."""
+    print(f"rpworker: {error}", file=sys.stderr)
+    return 2

@@ -23,7 +23,7 @@ from rpworker.env import SettingError
 from rpworker.heartbeat import Heartbeat
 from rpworker.job_runner import JobRunner, current_job
 from rpworker.protocol import Platform
-from rpworker.settings import Settings, load
+from rpworker.settings import Settings, load, refused
 from rpworker.shutdown import Shutdown
 from rpworker.slots import Slots
 from rpworker.take_loop import TakeLoop
@@ -37,8 +37,7 @@ def run_worker(config: Config) -> int:
     try:
         settings = load(config)
     except SettingError as exc:
-        print(f"rpworker: {exc}", file=sys.stderr)
-        return 2
+        return refused(exc)
     _configure_logging(settings)
     return asyncio.run(Worker(config, settings).run())
 

@@ -7,6 +7,7 @@ The container joins the host network and talks to the platform emulator on
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -107,3 +108,22 @@ async def test_a_gpu_image_without_a_gpu_fails_fast_with_an_unhealthy_ping(
     assert (ping["status"], ping["check"]) == ("unhealthy", "gpu"), output
     assert "--gpus all" in ping["reason"] + output
     assert emulator.takes == []
+
+
+def test_any_other_command_runs_as_given(docker_builder: engine.Builder, seed_image: str) -> None:
+    """`docker run IMAGE CMD` runs CMD, as with any image; only a handler start runs the worker."""
+
+    def run(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [docker_builder.client, "run", "--rm", "--network", "none", seed_image, *command],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    printed = run("python", "-c", "print(42)")
+    assert (printed.returncode, printed.stdout) == (0, "42\n"), printed.stderr
+    listed = run("ls", "/app")
+    assert listed.returncode == 0, listed.stderr
+    assert "handler.py" in listed.stdout.split()

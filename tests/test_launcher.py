@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rpworker.version import __version__
 from tests.fixtures.worker_process import json_lines, run_rpworker, write_handler
 
@@ -127,6 +129,64 @@ def test_bad_flag_value(tmp_path: Path) -> None:
     done = run_rpworker(str(handler), "--rp_api_concurrency", "0", cwd=tmp_path)
     assert done.returncode == 2
     assert "--rp_api_concurrency: must be 1 or more, got 0" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["python", "-c", "print(42)"], "42\n"),
+        (["python3", "-m", "json.tool", "--help"], "usage:"),
+        (["python", "-uc", "print(42)"], "42\n"),
+        (["sh", "-c", "echo from a shell"], "from a shell\n"),
+        (["ls", "-a"], "handler.py"),
+    ],
+    ids=["python_c", "python_m", "python_uc", "shell", "ls"],
+)
+def test_a_command_after_the_entrypoint_file_runs_as_given(
+    tmp_path: Path, command: list[str], expected: str
+) -> None:
+    handler = write_handler(tmp_path, "def handler(job):\n    return 'worker ran'\n")
+    (tmp_path / "test_input.json").write_text('{"input": {}}')
+    done = run_rpworker(str(handler), *command, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert expected in done.stdout
+    assert "worker ran" not in done.stdout
+
+
+def test_an_unknown_command_exits_127(tmp_path: Path) -> None:
+    handler = write_handler(tmp_path, "def handler(job):\n    return 1\n")
+    done = run_rpworker(str(handler), "no-such-command-rpworker", cwd=tmp_path)
+    assert done.returncode == 127
+    assert "no-such-command-rpworker: command not found" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "env"),
+    [
+        (JOB, {}),
+        (("--rp_serve_api", "--rp_api_port", "1"), {}),
+        ((), {"RUNPOD_WEBHOOK_GET_JOB": "http://127.0.0.1:1/take"}),
+    ],
+    ids=["test_mode", "local_api", "production"],
+)
+def test_a_bad_job_timeout_is_refused_in_every_mode(
+    tmp_path: Path, flags: tuple[str, ...], env: dict[str, str]
+) -> None:
+    handler = write_handler(tmp_path, "def handler(job):\n    return 1\n")
+    env = {**env, "RPWORKER_JOB_TIMEOUT": "abc", "RUNPOD_WEBHOOK_POST_OUTPUT": "http://127.0.0.1:1"}
+    done = run_rpworker(str(handler), *flags, cwd=tmp_path, env=env)
+    assert done.returncode == 2
+    assert (
+        done.stderr
+        == "rpworker: RPWORKER_JOB_TIMEOUT='abc' is invalid: use a number >= 0, e.g. 0\n"
+    )
+
+
+def test_an_unknown_log_level_warns_once(tmp_path: Path) -> None:
+    handler = write_handler(tmp_path, "def handler(job):\n    return 1\n")
+    done = run_rpworker(str(handler), *JOB, cwd=tmp_path, env={"RUNPOD_LOG_LEVEL": "LOUD"})
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout + done.stderr).count("'LOUD'") == 1
 
 
 def test_gpu_check_is_dispatched(tmp_path: Path) -> None:

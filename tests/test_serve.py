@@ -147,6 +147,37 @@ def test_a_broken_handler_waits_for_the_fix(serve: Serve, project: Path) -> None
     assert serve.runsync({"input": {"prompt": "x"}})["output"] == [{"index": 0, "token": "fixed"}]
 
 
+@pytest.mark.parametrize("signalled", [False, True], ids=["reader_exits", "then_sigterm"])
+def test_the_worker_stops_when_the_output_pipe_closes(project: Path, signalled: bool) -> None:
+    """`rpbuild serve | head -3`: once head has gone, the worker must not hold the port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [RPBUILD, "serve", str(project), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "CI": ""},
+    )
+    assert process.stdout is not None
+    worker = 0
+    try:
+        ready = next(m for line in process.stdout if (m := READY.search(line)))
+        worker = int(ready.group(2))
+        process.stdout.close()
+        if signalled:
+            process.send_signal(signal.SIGTERM)  # as `timeout 8 rpbuild serve | head` does
+        assert process.wait(timeout=30) == 0
+        deadline = time.monotonic() + 10
+        while alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(worker)
+    finally:
+        process.kill()
+        process.wait()
+        if worker and alive(worker):
+            os.kill(worker, signal.SIGKILL)  # the orphan this test is about
+
+
 def test_serve_without_a_handler_names_the_fix(tmp_path: Path) -> None:
     result = subprocess.run(
         [RPBUILD, "serve", str(tmp_path)], capture_output=True, text=True, timeout=60

@@ -8,12 +8,15 @@ usually the fix. This is the CLI's side only: images never carry watchfiles.
 
 from __future__ import annotations
 
+import os
+import select
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -60,6 +63,25 @@ def answers(address: tuple[str, int]) -> bool:
         return False
 
 
+def reader_gone(fd: int) -> bool:
+    """Whether ``fd`` is a pipe whose reader has exited (``rpbuild serve | head -3``)."""
+    poller = select.poll()
+    poller.register(fd, 0)
+    return any(events & (select.POLLERR | select.POLLHUP) for _fd, events in poller.poll(0))
+
+
+def _silence() -> None:
+    """Send what is still to be written to /dev/null: nobody reads it, and at exit
+    Python would otherwise complain that it cannot flush."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):
+            continue
+    os.close(devnull)
+
+
 class _Stop(Exception):
     """SIGTERM to the supervisor: leave like Ctrl-C does."""
 
@@ -80,11 +102,14 @@ class Supervisor:
     """How often, without changes, to look whether the worker has exited."""
     ready_timeout: float = 60.0
     stop_timeout: float = 5.0
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     def run(self) -> int:
-        """Until Ctrl-C or SIGTERM; the exit status for the command line."""
+        """Until Ctrl-C, SIGTERM or the end of whoever reads the output; the exit status.
+
+        However it ends, the worker is stopped: left running, it would hold the port.
+        """
         previous = signal.signal(signal.SIGTERM, _raise_stop)
-        process: subprocess.Popen[bytes] | None = None
         root = self.directory.resolve()
         try:
             batches = watchfiles.watch(
@@ -96,6 +121,9 @@ class Supervisor:
             next(batches)  # watching from here: no edit made while the worker starts is lost
             process = self._start()
             for batch in batches:
+                if reader_gone(1):
+                    _silence()
+                    break
                 described = describe(batch, root)
                 if described:
                     self.out.info(f"{', '.join(described)}: restarting the worker")
@@ -104,17 +132,25 @@ class Supervisor:
                 elif process.returncode is None and process.poll() is not None:
                     self._report_exit(process)
         except (KeyboardInterrupt, _Stop):
-            self.out.info("stopping the worker")
-            if process is not None:
-                self._stop(process)
-            return 0
+            self._tell("stopping the worker")
+        except BrokenPipeError:
+            _silence()
         finally:
+            if self._process is not None:
+                self._stop(self._process)
             signal.signal(signal.SIGTERM, previous)
         return 0
 
+    def _tell(self, text: str) -> None:
+        """``text`` for the user, if anyone still reads the output."""
+        try:
+            self.out.info(text)
+        except BrokenPipeError:
+            _silence()
+
     def _start(self) -> subprocess.Popen[bytes]:
         self.out.detail(f"running {' '.join(self.command)} in {self.directory}")
-        process = subprocess.Popen(self.command, cwd=self.directory)
+        process = self._process = subprocess.Popen(self.command, cwd=self.directory)
         if self.ready_address is not None and self._wait_ready(process, self.ready_address):
             host, port = self.ready_address
             self.out.info(f"ready: http://{host}:{port} (worker pid {process.pid})")
@@ -141,6 +177,6 @@ class Supervisor:
             try:
                 process.wait(self.stop_timeout)
             except subprocess.TimeoutExpired:
-                self.out.warn(f"the worker did not stop in {self.stop_timeout:.0f} s; killing it")
                 process.kill()
                 process.wait()
+                self.out.warn(f"the worker did not stop in {self.stop_timeout:.0f} s; killed it")
