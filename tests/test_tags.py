@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from builder import __version__
 from builder.build import compat, tags
@@ -54,4 +55,7 @@ def test_each_base_image_gets_its_own_tag_and_none_claims_nvidia_cuda() -> None:
         f"-torchnone-rpbuild{__version__}"
     )
     assert "ubuntu" not in debian and "cudnn" not in debian
+    spec = compat.resolve(ImageOptions(cuda="12.1", python="3.11", base_image="local/x:1"))
+    pinned = replace(spec, from_ref=f"local/x:1@sha256:{'0' * 64}")
+    assert tags.base_tag(pinned) == tags.base_tag(spec), "a lock pin keeps the tag"
     assert VALID_TAG.match(debian.split(":", 1)[1])
