@@ -233,10 +233,23 @@ def build(builder: Builder, request: BuildRequest, sink: Sink) -> str:
         return iidfile.read_text(encoding="utf-8").strip()
 
 
+class ImageNotFoundError(RpbuildError):
+    """The engine has no such image; `rpbuild test`/`up` would otherwise try to pull it."""
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        super().__init__(
+            f"image {ref} not found in the engine: build it with `rpbuild image` "
+            f"(or pull it: docker pull {ref})"
+        )
+
+
 def inspect(builder: Builder, ref: str) -> ImageInfo:
     done = _run([*builder.docker, "image", "inspect", "--format", "{{json .}}", ref])
     if done.returncode != 0:
-        raise RpbuildError(f"image {ref} not found in the engine: {done.stderr.strip()}")
+        if "no such" in done.stderr.lower():
+            raise ImageNotFoundError(ref)
+        raise RpbuildError(f"cannot inspect the image {ref}: {done.stderr.strip()}")
     data: dict[str, Any] = json.loads(done.stdout)
     config = data.get("Config") or {}
     env = dict(item.split("=", 1) for item in config.get("Env") or [])

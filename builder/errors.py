@@ -12,13 +12,15 @@ place. Callers match on these types, never on message text.
     ├── VerifyError               the built image contradicts its tag and labels
     ├── RuntimeWheelError         the runtime wheel could not be found or built
     └── InputError (exit 2)       a flag, an argument or a file holds an unusable value
-        └── IncompatibleChoiceError  a combination the data says cannot work
+        ├── IncompatibleChoiceError  a combination the data says cannot work
+        └── NotUtf8Error          a file the user gave is not UTF-8 text
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -82,6 +84,22 @@ class InputError(RpbuildError):
     def details(self) -> dict[str, Any]:
         where = {"source": str(self.where)} if self.where else {}
         return {**super().details(), **where}
+
+
+class NotUtf8Error(InputError):
+    """A user's text file (rpbuild.yaml, requirements, a template) that is not UTF-8.
+
+    Blamed on ``where`` (the flag or key that named the file) if given, else on the file.
+    """
+
+    def __init__(self, path: Path, error: UnicodeDecodeError, where: Source | None = None) -> None:
+        self.path = path
+        byte = error.object[error.start : error.start + 1].hex()
+        problem = f"not UTF-8 text (byte 0x{byte} at offset {error.start}): save it as UTF-8"
+        if where is None:
+            super().__init__(problem, Source("", str(path)))
+        else:
+            super().__init__(f"{path} is {problem}", where)
 
 
 @dataclass(frozen=True)

@@ -131,11 +131,12 @@ class Output:
             self._message(f"{key}: {state}")
 
     def done(self, key: str, state: str) -> None:
-        """A tracked item finished: it leaves the live board as a normal message."""
+        """A tracked item finished: it leaves the live board as a normal message (in
+        plain lines, unless its last progress line already said ``state``)."""
         if self._board is not None:
             self._board.lines.pop(key, None)
-        self._states.pop(key, None)
-        self.info(f"{key}: {state}")
+        if self._states.pop(key, None) != state:
+            self.info(f"{key}: {state}")
 
     @property
     def json(self) -> bool:

@@ -49,6 +49,16 @@ def _parse(text: str, source: str) -> Any:
         raise TestInputError(f"{source} is not valid JSON ({exc})") from None
 
 
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TestInputError(
+            f"{source} is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}):"
+            " save it as UTF-8"
+        ) from None
+
+
 def load_job(test_input: str | None) -> Job:
     """The test job: from the flag, else from ./test_input.json."""
     if test_input is not None:
@@ -56,8 +66,8 @@ def load_job(test_input: str | None) -> Job:
         job = _parse(test_input, source)
     elif os.path.exists(INPUT_FILE):
         source = f"./{INPUT_FILE}"
-        with open(INPUT_FILE, encoding="utf-8") as file:
-            job = _parse(file.read(), source)
+        with open(INPUT_FILE, "rb") as file:
+            job = _parse(_decode(file.read(), source), source)
     else:
         raise TestInputError(
             f"no test job: pass --test_input {EXAMPLE} or create ./{INPUT_FILE} in {os.getcwd()}"

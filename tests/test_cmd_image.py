@@ -103,3 +103,45 @@ def test_an_end_of_life_cuda_is_built_with_a_warning(tmp_path: Path) -> None:
     assert "warning: CUDA 11.8.0 is end-of-life at NVIDIA" in result.stderr
     current = rpbuild("image", str(tmp_path), "--cuda", "12.8", "--dry-run")
     assert "end-of-life" not in current.stderr
+
+
+def test_files_that_are_not_utf8_exit_2_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "handler.py").write_text("def handler(job):\n    return 1\n")
+    handler = ["--handler", str(tmp_path / "handler.py"), "--dry-run"]
+    cases = (
+        ("rpbuild.yaml", b"name: x\n\xff\n", [], "rpbuild.yaml: not UTF-8 text (byte 0xff"),
+        ("rpbuild.yaml", "handler: h.py\n".encode("utf-16"), [], "rpbuild.yaml: not UTF-8"),
+        ("requirements.txt", b"numpy\xff\n", handler, "requirements.txt: not UTF-8"),
+        (
+            "t.j2",
+            b"\xff\xfe{{ x }}",
+            [*handler, "--template", str(tmp_path / "t.j2")],
+            "t.j2 is not UTF-8",
+        ),
+    )
+    for name, data, flags, says in cases:
+        (tmp_path / name).write_bytes(data)
+        result = rpbuild("image", str(tmp_path), *flags)
+        (tmp_path / name).unlink()
+        assert result.exit_code == 2, (name, result.output)
+        assert says in result.output, result.output
+        assert "save it as UTF-8" in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_handler_outside_the_project_is_blamed_on_where_it_was_written(tmp_path: Path) -> None:
+    project, other = tmp_path / "p1", tmp_path / "p2"
+    for directory in (project, other):
+        directory.mkdir()
+        (directory / "handler.py").write_text("")
+    outside = str(other / "handler.py")
+    (project / "rpbuild.yaml").write_text("handler: ../p2/handler.py\n")
+    result = rpbuild("image", str(project), "--dry-run")
+    assert result.exit_code == 2, result.output
+    assert "rpbuild.yaml: handler: " in result.output, result.output
+    assert "--handler" not in result.output
+    assert "must be inside the project directory" in result.output
+    (project / "rpbuild.yaml").unlink()
+    result = rpbuild("image", str(project), "--handler", outside, "--dry-run")
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--handler'" in result.output

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from builder import engine, output
+from builder.commands import cmd_test
 from builder.dev.image_run import _TestModeReader, read_input
 from builder.errors import InputError, Source
 from tests.fixtures.docker_engine import CA_BUNDLE, STAND_IN, STAND_IN_PYTHON
@@ -107,7 +109,7 @@ def test_api_mode_goes_through_run_and_stream(worker_image: str, tmp_path: Path)
         f"COMPLETED: {json.dumps({'output': TOKENS})}",
     ]
     assert "through its local API" in done.stderr
-    assert "job: completed" in done.stderr.splitlines()
+    assert done.stderr.splitlines().count("job: completed") == 1
     assert containers_of(worker_image) == ""
 
     failed = rpbuild(
@@ -200,3 +202,30 @@ def test_without_an_image_a_directory_without_handler_is_refused(tmp_path: Path)
     done = rpbuild("test", cwd=tmp_path)
     assert done.returncode == 2
     assert "has no handler: name the IMAGE to test" in done.stderr
+
+
+def test_an_image_the_engine_lacks_is_named_without_a_pull(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A docker client whose engine has no images: nothing may be pulled or run."""
+    ran = tmp_path / "ran"
+    docker = tmp_path / "bin" / "docker"
+    docker.parent.mkdir()
+    docker.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = buildx ]; then echo buildx 0.13; exit 0; fi\n'
+        'if [ "$1" = image ] && [ "$2" = inspect ]; then\n'
+        '  echo "Error response from daemon: No such image: $5" >&2; exit 1\n'
+        "fi\n"
+        f'echo "$@" >> {ran}\n'
+        "exit 125\n"
+    )
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{docker.parent}{os.pathsep}{os.environ['PATH']}")
+    job = str(job_file(tmp_path, "x"))
+    for api in ([], ["--api"]):
+        result = CliRunner().invoke(cmd_test.test, ["qa-nonexistent:latest", "--input", job, *api])
+        assert result.exit_code == 1, result.output
+        assert "image qa-nonexistent:latest not found in the engine" in result.output
+        assert "build it with `rpbuild image`" in result.output
+    assert not ran.exists()

@@ -92,6 +92,30 @@ def test_with_json_a_failure_is_also_a_json_document() -> None:
     }
 
 
+@group.command()
+@click.option("--flavor", type=click.Choice(["base", "runtime"]))
+@click.argument("job", type=click.Path(exists=True), required=False)
+@json_option
+def pick(flavor: str | None, job: str | None) -> None:
+    raise click.UsageError("name a flavor")
+
+
+def test_with_json_a_click_usage_error_is_also_a_json_document(tmp_path: Path) -> None:
+    for args, source in (
+        (["--flavor", "foo"], "--flavor"),
+        (["--flavor", "base", str(tmp_path / "nope")], "JOB"),
+        (["--flavor", "base"], None),
+    ):
+        result = CliRunner().invoke(group, ["pick", *args, "--json"])
+        assert result.exit_code == 2, result.output
+        found = json.loads(result.stdout)
+        assert found["ok"] is False
+        assert found.get("source") == source
+        assert found["error"] in result.stderr
+    plain = CliRunner().invoke(group, ["pick", "--flavor", "foo"])
+    assert plain.exit_code == 2 and plain.stdout == ""
+
+
 @click.command(cls=Command)
 def alone() -> None:
     raise RpbuildError("x")

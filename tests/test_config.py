@@ -125,7 +125,8 @@ def test_bad_value_type_explains_quoting(tmp_path: Path) -> None:
     error = problems(tmp_path, "python: 3.10\n")
     [issue] = error.issues
     assert issue.value == 3.1
-    assert 'must be a quoted string, e.g. python: "3.1"' in error.message
+    assert 'must be a quoted string, e.g. python: "3.10"' in error.message
+    assert 'python: "3.1"' not in error.message
     assert "YAML reads 3.10 as the number 3.1" in error.message
 
 
@@ -137,8 +138,8 @@ def test_bad_cuda_lists_the_known_releases(tmp_path: Path) -> None:
     assert config.load(write(tmp_path, 'cuda: "12.1"\n'), ("12.1.1",)) is not None
     assert config.load(write(tmp_path, 'cuda: "12.1.1"\n'), ("12.1.1",)) is not None
     assert problems(tmp_path, 'cuda: "12.1"\n', known_cuda=("12.10.0",)).issues[0].key == "cuda"
-    [unquoted] = problems(tmp_path, "cuda: 12.1\n", known_cuda=("12.1.1",)).issues
-    assert "must be a quoted string" in unquoted.message
+    [unquoted] = problems(tmp_path, "cuda: 12.10\n", known_cuda=("12.1.1",)).issues
+    assert 'must be a quoted string, e.g. cuda: "12.10"' in unquoted.message
 
 
 def test_repository_and_tags_follow_the_reference_grammar_of_push(tmp_path: Path) -> None:

@@ -71,3 +71,13 @@ def test_init_json_result(tmp_path: Path) -> None:
     data = json.loads(text)
     assert data["directory"] == str(tmp_path / "w")
     assert [Path(p).name for p in data["files"]] == FILES
+
+
+def test_init_where_no_directory_can_be_made_exits_2_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    target = tmp_path / "afile" / "sub"
+    result = CliRunner().invoke(init, [str(target)])
+    assert result.exit_code == 2, result.output
+    assert f"cannot create the project in {target}" in result.output
+    assert "choose a directory you can write to" in result.output
+    assert isinstance(result.exception, SystemExit)

@@ -66,6 +66,22 @@ def test_plain_mode_prints_a_line_per_change_of_state_only() -> None:
     assert out.getvalue() == ""
 
 
+def test_plain_mode_shows_a_final_state_once() -> None:
+    shown, _, err = make(Mode.PLAIN)
+    for state in ("in queue", "in progress", "completed"):
+        shown.progress("job", state)
+    shown.done("job", "completed")
+    shown.progress("job", "in queue")
+    shown.done("job", "failed")
+    assert err.getvalue().splitlines() == [
+        "job: in queue",
+        "job: in progress",
+        "job: completed",
+        "job: in queue",
+        "job: failed",
+    ]
+
+
 def test_live_mode_redraws_progress_in_place() -> None:
     shown, _, err = make(Mode.LIVE)
     push_layers(shown)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import http.server
 import json
+import socket
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -99,6 +100,23 @@ def test_registry_down_is_unreachable(dead_registry_host: str) -> None:
     client = RegistryClient(dead_registry_host, retry_delay=0)
     with pytest.raises(RegistryUnreachableError, match="connection refused"):
         client.manifest_digest(parse_ref(f"{dead_registry_host}/a:1"))
+
+
+def test_an_unresolvable_host_is_named_as_dialled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Docker Hub's API host, not docker.io, and a network problem, not a bad reference."""
+
+    def no_dns(*_args: object, **_kwargs: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    client = RegistryClient("docker.io", retry_delay=0)
+    with pytest.raises(RegistryUnreachableError) as raised:
+        client.manifest_digest(parse_ref("nvidia/cuda:12.1.1-base-ubuntu22.04"))
+    assert "cannot resolve the registry host registry-1.docker.io" in str(raised.value)
+    assert "network connection" in str(raised.value)
+    assert "docker.io'" not in str(raised.value)
 
 
 @pytest.fixture(scope="module")

@@ -114,17 +114,19 @@ def test_flag_wins_over_file_and_keeps_given_id(tmp_path: Path) -> None:
         ([], None, "no test job: pass --test_input"),
         (["--test_input", "{not json"], None, "--test_input is not valid JSON"),
         ([], "[1, 2", "./test_input.json is not valid JSON"),
+        ([], b"\xff{}", "./test_input.json is not UTF-8 text (byte 0xff at offset 0)"),
         (["--test_input", '{"prompt": "hi"}'], None, "must be a JSON object with an 'input' key"),
         (["--test_input", "[1]"], None, "must be a JSON object with an 'input' key"),
         (["--test_input", '{"input": 1}', "--test_output", "{x"], None, "--test_output is not"),
     ],
 )
 def test_unusable_input_exits_2(
-    tmp_path: Path, flags: list[str], file_text: str | None, message: str
+    tmp_path: Path, flags: list[str], file_text: str | bytes | None, message: str
 ) -> None:
     handler = write_handler(tmp_path, "def handler(job):\n    return 1\n")
     if file_text is not None:
-        (tmp_path / "test_input.json").write_text(file_text)
+        data = file_text if isinstance(file_text, bytes) else file_text.encode()
+        (tmp_path / "test_input.json").write_bytes(data)
     done = run_rpworker(str(handler), *flags, cwd=tmp_path)
     assert done.returncode == 2
     assert message in done.stderr

@@ -19,6 +19,7 @@ from builder.build import compat, user_yaml
 from builder.build.spec import RunStep, WeightsSource
 from builder.errors import InputError
 from builder.registry.reference import parse_ref
+from builder.textfile import read_text
 from builder.values import (
     BUILD_ARG,
     DEB_PACKAGE,
@@ -94,8 +95,9 @@ def _is_repository(text: str) -> bool:
 def _string(valid: Callable[[str], object], allowed: str, hint: str = "") -> Validator:
     def check(key: str, value: Any) -> ConfigIssue | None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            written = value.text if isinstance(value, user_yaml.Number) else value
             return ConfigIssue(
-                key, value, f'must be a quoted string, e.g. {key}: "{value}"{hint}', allowed
+                key, value, f'must be a quoted string, e.g. {key}: "{written}"{hint}', allowed
             )
         if not isinstance(value, str) or not valid(value):
             return ConfigIssue(key, value, "invalid value", allowed)
@@ -270,7 +272,7 @@ GPU_FIELDS: dict[str, Validator] = {
 def parse(path: Path) -> dict[str, Any]:
     """The raw mapping, or a ProjectConfigError if the file is not a YAML mapping."""
     try:
-        data = user_yaml.load(path.read_text(encoding="utf-8"))
+        data = user_yaml.load(read_text(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "file"

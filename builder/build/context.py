@@ -28,6 +28,7 @@ from docker.utils.fnmatch import fnmatchcase
 
 from builder.build.sdk_migration import Requirements
 from builder.errors import InputError
+from builder.textfile import read_text
 
 # Never part of an app image: VCS data, caches, local virtual environments. They come
 # before the project's .dockerignore, so a `!` line there can bring one back.
@@ -102,7 +103,7 @@ class AppSource:
     def requirements_text(self) -> str | None:
         if self.install is not None:
             return self.install.text
-        return None if self.requirements is None else self.requirements.read_text(encoding="utf-8")
+        return None if self.requirements is None else read_text(self.requirements)
 
 
 def runtime_requirements() -> str:
@@ -124,7 +125,7 @@ def dockerignore_patterns(directory: Path) -> list[str]:
     path = directory / ".dockerignore"
     if not path.is_file():
         return []
-    lines = (line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines())
+    lines = (line.strip() for line in read_text(path, encoding="utf-8-sig").splitlines())
     return [line for line in lines if line and not line.startswith("#")]
 
 

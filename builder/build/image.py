@@ -119,12 +119,6 @@ def find_app(options: ImageOptions) -> AppSource | None:
         raise InputError(f"{handler} is not a file", flag("handler"))
     handler = handler.resolve()
     root = directory.resolve()
-    if root not in handler.parents:
-        raise InputError(
-            f"{handler} must be inside the project directory {root}, which is the build "
-            "context: move the handler into it, or pass the handler's own directory as DIR",
-            flag("handler"),
-        )
     requirements = options.requirements
     if requirements is not None and not requirements.is_file():
         raise InputError(f"{requirements} is not a file", flag("requirements"))

@@ -20,6 +20,7 @@ from builder.build import compat, tags, user_yaml
 from builder.build.options import Layer
 from builder.build.spec import BaseSpec, ImageOptions
 from builder.errors import IncompatibleChoiceError, InputError, Source
+from builder.textfile import read_text
 from builder.values import shown
 
 MATRIX_FILE = "matrix.yaml"
@@ -99,7 +100,7 @@ def _read(path: Path | None) -> tuple[str, Path, Any]:
         text = shipped.joinpath(MATRIX_FILE).read_text("utf-8")
         return f"images/{MATRIX_FILE}", Path(str(shipped)), yaml.safe_load(text)
     try:
-        return str(path), path.parent, user_yaml.load(path.read_text(encoding="utf-8"))
+        return str(path), path.parent, user_yaml.load(read_text(path))
     except (OSError, yaml.YAMLError) as exc:
         raise MatrixError(str(path), [f"cannot read the matrix: {exc}"]) from exc
 

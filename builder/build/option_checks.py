@@ -57,6 +57,13 @@ def check_options(options: ImageOptions, sources: Mapping[str, Source] | None = 
         if ref.digest and not digest:
             raise refuse(field, text, "a reference without a digest")
 
+    root = options.directory.resolve()
+    if options.handler is not None and root not in options.handler.resolve().parents:
+        raise InputError(
+            f"{options.handler} must be inside the project directory {root}, which is the "
+            "build context: move the handler into it, or pass the handler's own directory as DIR",
+            where("handler"),
+        )
     if options.base_image is not None:
         check_ref("base_image", options.base_image, digest=True)
     if options.repository is not None:

@@ -19,7 +19,7 @@ import jinja2
 from builder.build.runtime_wheel import rpbuild_cache
 from builder.build.spec import BaseSpec, RunStep, TorchWheel
 from builder.build.weights import FetchStep
-from builder.errors import InputError, flag
+from builder.errors import InputError, NotUtf8Error, flag
 from rpworker.weights import MANIFEST
 
 BASE_TEMPLATE = "base.Dockerfile.j2"
@@ -144,6 +144,10 @@ def render(name: str, data: RenderInput, template: Path | None = None) -> str:
     variables = {f.name: getattr(data, f.name) for f in fields(data)}
     try:
         text = env.get_template(template.name if template else name).render(variables)
+    except UnicodeDecodeError as error:
+        if template is None:
+            raise
+        raise NotUtf8Error(template, error, flag("template")) from None
     except jinja2.TemplateError as error:
         if template is None:
             raise

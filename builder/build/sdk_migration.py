@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from builder.textfile import read_text
+
 SDK = "runpod"
 KEEP = "keep"
 UPLOAD_NAMES = re.compile(
@@ -59,7 +61,7 @@ def app_requirements(
     directory: Path, requirements: Path | None, runpod_sdk: str | None
 ) -> Requirements:
     """What the app image installs from ``requirements`` for the handler in ``directory``."""
-    lines = requirements.read_text(encoding="utf-8").splitlines() if requirements else []
+    lines = read_text(requirements).splitlines() if requirements else []
     notes: list[str] = []
     if runpod_sdk != KEEP:
         kept = [line for line in lines if _name(line) != SDK]

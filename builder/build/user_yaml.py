@@ -11,6 +11,19 @@ from typing import Any
 import yaml
 
 
+class Number(float):
+    """A float as the user wrote it: ``python: 3.10`` loads as 3.1 but keeps "3.10", so
+    the hint to quote it shows the version they meant."""
+
+    text: str
+
+
+def _number(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Number:
+    number = Number(loader.construct_yaml_float(node))
+    number.text = node.value
+    return number
+
+
 class _Loader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -21,6 +34,9 @@ class _Loader(yaml.SafeLoader):
                 self.peek_event().start_mark,  # type: ignore[no-untyped-call]
             )
         return super().compose_node(parent, index)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _number)
 
 
 def load(text: str) -> Any:

@@ -43,15 +43,45 @@ class _BadInput(click.ClickException):
     exit_code = 2
 
 
+def _usage_details(error: click.UsageError) -> dict[str, Any]:
+    """A click usage error for ``--json``: its text and, if it names one, the parameter."""
+    found: dict[str, Any] = {"error": error.format_message()}
+    param = getattr(error, "param", None)
+    hint = getattr(error, "param_hint", None)
+    if isinstance(param, click.Option):
+        found["source"] = param.opts[0]
+    elif isinstance(param, click.Parameter):
+        found["source"] = param.human_readable_name
+    elif hint:
+        found["source"] = hint if isinstance(hint, str) else " / ".join(hint)
+    return found
+
+
+def _report_json(ctx: click.Context, details: dict[str, Any]) -> None:
+    """With --json, a failure is a JSON document on stdout too, whatever raised it."""
+    out = output_of(ctx)
+    if out.json:
+        out.result({"ok": False, **details})
+
+
 class Command(click.Command):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """--json is eager: it is set before any other parameter can fail to parse."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            _report_json(ctx, _usage_details(error))
+            raise
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except RpbuildError as error:
-            out = ctx.obj if isinstance(ctx.obj, Output) else None
-            if out is not None and out.json:
-                out.result({"ok": False, **error.details()})
+            _report_json(ctx, error.details())
             raise to_click(error, ctx) from error
+        except click.UsageError as error:
+            _report_json(ctx, _usage_details(error))
+            raise
 
 
 class Group(click.Group):

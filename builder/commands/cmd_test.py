@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from builder import engine
 from builder.commands.base import Command, json_option, pass_output
 from builder.dev.image_run import project_image, read_input, run_api_mode, run_test_mode
 from builder.output import Output
@@ -41,13 +42,13 @@ def test(out: Output, image: str | None, input_file: Path | None, api: bool) -> 
     if input_file is None and DEFAULT_INPUT.is_file():
         input_file = DEFAULT_INPUT
     job = read_input(input_file) if input_file is not None else None
-    out.info(f"testing {image}" + (" through its local API" if api else ""))
-    if not api:
-        outcome = run_test_mode(image, job, out)
-    elif job is None:
+    if api and job is None:
         raise click.UsageError("--api needs a job: pass --input FILE or run in a project directory")
-    else:
-        outcome = run_api_mode(image, job, out)
+    engine.inspect(engine.find_builder(), image)
+    out.info(f"testing {image}" + (" through its local API" if api else ""))
+    outcome = (
+        run_api_mode(image, job, out) if api and job is not None else run_test_mode(image, job, out)
+    )
     text = f"{outcome.status}: {json.dumps(outcome.reported())}"
     out.result(outcome.as_json(image, "api" if api else "test"), text)
     if outcome.status != "COMPLETED":

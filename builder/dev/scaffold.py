@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jinja2
 
-from builder.errors import RpbuildError
+from builder.errors import InputError, RpbuildError, Source
 
 FILES = ("handler.py", "test_input.json", "requirements.txt", "rpbuild.yaml")
 
@@ -29,6 +29,18 @@ class ExistingFilesError(RpbuildError):
     def __init__(self, paths: list[Path]) -> None:
         names = ", ".join(str(path) for path in paths)
         super().__init__(f"{names} already exist(s); pass --force to overwrite")
+
+
+class ProjectDirectoryError(InputError):
+    """DIRECTORY cannot be made or written: under a file, on a read-only or virtual file system."""
+
+    def __init__(self, directory: Path, error: OSError) -> None:
+        self.directory = directory
+        super().__init__(
+            f"cannot create the project in {directory}: {error.strerror or error}; "
+            "choose a directory you can write to",
+            Source("DIRECTORY"),
+        )
 
 
 def _environment() -> jinja2.Environment:
@@ -53,7 +65,10 @@ def write(directory: Path, project: Project, *, force: bool = False) -> list[Pat
     existing = [path for path in paths if path.exists()]
     if existing and not force:
         raise ExistingFilesError(existing)
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, content in render(project).items():
-        (directory / name).write_text(content, encoding="utf-8")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, content in render(project).items():
+            (directory / name).write_text(content, encoding="utf-8")
+    except OSError as error:
+        raise ProjectDirectoryError(directory, error) from error
     return paths

@@ -204,23 +204,22 @@ class RegistryClient:
         except urllib.error.HTTPError:
             raise
         except (urllib.error.URLError, OSError) as exc:
-            raise self._network_error(exc) from exc
+            raise self._network_error(exc, request.host) from exc
 
-    def _network_error(self, exc: OSError) -> Exception:
+    def _network_error(self, exc: OSError, host: str) -> Exception:
+        """``host`` is the one dialled: registry-1.docker.io for a Docker Hub reference."""
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         if isinstance(reason, ConnectionRefusedError):
             return RegistryUnreachableError(
-                f"cannot reach the registry {self.registry}: connection refused. Is it running, "
+                f"cannot reach the registry {host}: connection refused. Is it running, "
                 "and are the host and port in the image reference right?"
             )
         if isinstance(reason, socket.gaierror):
             return RegistryUnreachableError(
-                f"unknown registry host {self.registry!r}: check the image reference's "
-                "registry part"
+                f"cannot resolve the registry host {host} ({reason.strerror}): check the "
+                "network connection (DNS, proxy), or the image reference's registry part"
             )
-        return TransientError(
-            TransientRegistryError(f"network error talking to {self.registry}: {reason}")
-        )
+        return TransientError(TransientRegistryError(f"cannot reach the registry {host}: {reason}"))
 
     def _authorize(self, challenge: str, scope: str) -> str:
         scheme, _, params_text = challenge.partition(" ")
