@@ -182,7 +182,7 @@ def test_the_tutorial_init_image_test(gpu_base: dict[str, Any], tmp_path: Path) 
     built = rpbuild("image", "--json", cwd=project)
     assert built.returncode == 0, built.stderr
     tag = json.loads(built.stdout.splitlines()[-1])["images"][-1]["tags"][0]
-    assert tag.startswith("rpbuild-test/tutorial:cuda12.1.")
+    assert tag.startswith("rpbuild-test/tutorial:custom-")
     done = rpbuild("test", cwd=project)
     assert done.returncode == 0, done.stderr
     assert f"testing {tag}" in done.stderr

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from builder import __version__, engine
-from builder.build import context, image
+from builder.build import context, image, tags
 from tests.fixtures.docker_engine import STAND_IN, base_flags, rpbuild, write_wheel
 
 pytestmark = pytest.mark.docker
@@ -34,12 +34,17 @@ def test_base_image_carries_labels_env_and_a_passing_truth_check(
     docker_builder: engine.Builder, gpu_base: dict[str, Any]
 ) -> None:
     base = _image(gpu_base, "base")
-    assert base["tags"][0].startswith("rpbuild/base:cuda12.1.1-cudnn8-runtime-ubuntu22.04-py3.11")
+    # The stand-in is a --base-image: its tag and claims name it, not an nvidia/cuda row.
+    assert base["tags"][0].startswith(
+        f"rpbuild/base:custom-{tags.base_id(STAND_IN)}-cuda12.1.1-py3.11-"
+    )
     assert base["verify"]["ok"] is True
     # By id: other tests rebuild this tag as an intermediate base, which carries no provenance.
     info = engine.inspect(docker_builder, base["id"])
     assert info.labels["io.rpbuild.kind"] == "base"
     assert info.labels["io.rpbuild.base"] == STAND_IN
+    assert info.labels["io.rpbuild.base-image"] == STAND_IN
+    assert not {"io.rpbuild.ubuntu", "io.rpbuild.cudnn", "io.rpbuild.flavor"} & set(info.labels)
     assert info.labels["io.rpbuild.torch"] == "none"
     assert info.labels["org.opencontainers.image.created"].endswith("Z")
     assert info.env["NVIDIA_VISIBLE_DEVICES"] == "all"

@@ -24,6 +24,21 @@ def test_claims_name_every_axis() -> None:
     }
 
 
+def test_a_custom_base_claims_its_reference_not_an_ubuntu_or_cudnn() -> None:
+    spec = compat.resolve(
+        ImageOptions(cuda="12.1", python="3.11", base_image="local/debian:bookworm")
+    )
+    assert labels.claims(spec) == {
+        "io.rpbuild.cuda": "12.1.1",
+        "io.rpbuild.base-image": "local/debian:bookworm",
+        "io.rpbuild.python": "3.11",
+        "io.rpbuild.torch": "none",
+        "io.rpbuild.torch-cuda": "none",
+        "io.rpbuild.runtime-version": __version__,
+    }
+    assert labels.base_labels(spec, "v")["io.rpbuild.base"] == "local/debian:bookworm"
+
+
 def test_created_follows_source_date_epoch() -> None:
     assert labels.created({"SOURCE_DATE_EPOCH": "1700000000"}) == "2023-11-14T22:13:20Z"
     assert labels.created({}).endswith("Z")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from builder.build.tags import base_id
 from builder.commands.cli import main
 from builder.registry.trust import checks
 from tests.fixtures.cosign_keys import CosignKeys
@@ -77,6 +78,20 @@ def test_a_label_that_lies_fails_its_check(
     config = {"architecture": architecture, "config": {"Labels": LABELS}}
     found = checks(tag, "linux/arm64", config, _bom(**packages))
     assert [c.name for c in found if not c.ok] == [failing]
+
+
+def test_a_custom_base_tag_must_name_that_base() -> None:
+    """The tag's hash stands for io.rpbuild.base-image: another base's tag fails."""
+    custom = {"io.rpbuild.cuda": "12.1.1", "io.rpbuild.python": "3.11"}
+    custom |= {"io.rpbuild.torch": "none", "io.rpbuild.runtime-version": "0.1.0"}
+
+    def tag_ok(reference: str, tag: str) -> bool:
+        config = {"config": {"Labels": {**custom, "io.rpbuild.base-image": reference}}}
+        return next(c for c in checks(tag, None, config, _bom()) if c.name == "tag").ok
+
+    tag = f"custom-{base_id('local/debian:bookworm')}-cuda12.1.1-py3.11-torchnone-rpbuild0.1.0"
+    assert tag_ok("local/debian:bookworm", tag)
+    assert not tag_ok("local/debian:trixie", tag)
 
 
 def test_verify_needs_a_key_or_a_keyless_identity() -> None:

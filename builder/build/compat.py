@@ -434,7 +434,6 @@ def resolve(options: ImageOptions, data: CompatData | None = None) -> BaseSpec:
     ubuntu = next(u for u in data.ubuntu if u.release == ubuntu_name)
     torch = _resolve_torch(data, cuda, options.torch)
     flavor = _resolve_flavor(cuda, options.flavor or (LEAN_FLAVOR if torch else None))
-    custom_base = options.base_image is not None
     python, source = _resolve_python(data, ubuntu, torch, options)
     index, url = cuda.torch_index, data.torch_index_url.format(index=cuda.torch_index)
     wheel = TorchWheel(torch.version, index, url) if torch else None
@@ -448,6 +447,6 @@ def resolve(options: ImageOptions, data: CompatData | None = None) -> BaseSpec:
         python_source=source,
         torch=wheel,
         from_ref=options.base_image or cuda_ref,
-        custom_base=custom_base,
+        base_image=options.base_image,
         require_cuda=_resolve_require_cuda(cuda, options.platform),
     )

@@ -21,15 +21,26 @@ OCI = "org.opencontainers.image."
 
 
 def claims(spec: BaseSpec) -> dict[str, str]:
-    """What verify checks the image against; one entry per tag axis."""
+    """What verify checks the image against; one entry per tag axis.
+
+    On a ``--base-image`` rpbuild knows neither the distribution nor a cuDNN: instead of
+    the nvidia/cuda row's ubuntu, cudnn and flavor it claims the base reference as given.
+    """
+    base = (
+        {f"{PREFIX}base-image": spec.base_image}
+        if spec.base_image is not None
+        else {
+            f"{PREFIX}cudnn": spec.cudnn,
+            f"{PREFIX}ubuntu": spec.ubuntu,
+            f"{PREFIX}flavor": spec.flavor,
+        }
+    )
     return {
         f"{PREFIX}cuda": spec.cuda.version,
-        f"{PREFIX}cudnn": spec.cudnn,
+        **base,
         f"{PREFIX}python": spec.python,
         f"{PREFIX}torch": spec.torch.local_version if spec.torch else "none",
         f"{PREFIX}torch-cuda": spec.torch.cuda if spec.torch else "none",
-        f"{PREFIX}ubuntu": spec.ubuntu,
-        f"{PREFIX}flavor": spec.flavor,
         f"{PREFIX}runtime-version": __version__,
     }
 

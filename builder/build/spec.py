@@ -159,9 +159,15 @@ class BaseSpec:
     python_source: str
     torch: TorchWheel | None
     from_ref: str
-    custom_base: bool
+    base_image: str | None
+    """The ``--base-image`` as given (``from_ref`` may be pinned to a digest later); None
+    on an nvidia/cuda base."""
     require_cuda: str
     """NVIDIA_REQUIRE_CUDA for the target architecture, byte for byte NVIDIA's."""
+
+    @property
+    def custom_base(self) -> bool:
+        return self.base_image is not None
 
     @property
     def warnings(self) -> tuple[str, ...]:

@@ -3,12 +3,18 @@
     cuda<cuda>-cudnn<cudnn>-<flavor>-ubuntu<ubuntu>-py<python>-torch<torch>-rpbuild<version>
 
 e.g. ``cuda12.1.1-cudnn8-runtime-ubuntu22.04-py3.10-torch2.3.1-cu121-rpbuild0.1.0``
-(``torchnone`` without torch). Base images go to BASE_REPOSITORY (or ``--repository``
+(``torchnone`` without torch). On a ``--base-image`` the nvidia/cuda axes (cuDNN,
+flavor, Ubuntu) are unknown; a hash of the reference stands for them instead:
+
+    custom-<sha256 of the reference, 12 hex>-cuda<cuda>-py<python>-torch<torch>-rpbuild<version>
+
+so two bases never share a tag. Base images go to BASE_REPOSITORY (or ``--repository``
 when no handler is given); app images to ``--repository`` or the handler directory's name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 
@@ -32,10 +38,18 @@ def axes_of(claims: Mapping[str, str]) -> str:
         return claims.get(labels.PREFIX + axis, "?")
 
     torch = "torch" + claim("torch").replace("+", "-")
+    rest = f"-py{claim('python')}-{torch}-rpbuild{claim('runtime-version')}"
+    custom = claims.get(labels.PREFIX + "base-image")
+    if custom is not None:
+        return f"custom-{base_id(custom)}-cuda{claim('cuda')}{rest}"
     return (
-        f"cuda{claim('cuda')}-cudnn{claim('cudnn')}-{claim('flavor')}-ubuntu{claim('ubuntu')}"
-        f"-py{claim('python')}-{torch}-rpbuild{claim('runtime-version')}"
+        f"cuda{claim('cuda')}-cudnn{claim('cudnn')}-{claim('flavor')}-ubuntu{claim('ubuntu')}{rest}"
     )
+
+
+def base_id(reference: str) -> str:
+    """A custom base's reference as 12 hex digits: distinct bases, distinct tags."""
+    return hashlib.sha256(reference.encode()).hexdigest()[:12]
 
 
 def repository_name(name: str) -> str:
