@@ -272,7 +272,7 @@ class Layer:
 def layers(builder: Builder, ref: str) -> tuple[Layer, ...]:
     """The image's history, oldest step first; steps that add no files have size 0."""
     done = _run(
-        [builder.client, "history", "--human=false", "--no-trunc", "--format", "{{json .}}", ref]
+        [*builder.docker, "history", "--human=false", "--no-trunc", "--format", "{{json .}}", ref]
     )
     if done.returncode != 0:
         raise RpbuildError(f"no history for image {ref}: {done.stderr.strip()}")

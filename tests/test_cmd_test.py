@@ -122,10 +122,11 @@ def test_api_mode_goes_through_run_and_stream(worker_image: str, tmp_path: Path)
 
 
 @pytest.mark.docker
-def test_an_image_that_cannot_run_is_an_error(tmp_path: Path) -> None:
+def test_an_image_the_engine_lacks_is_named_before_anything_runs(tmp_path: Path) -> None:
     done = rpbuild("test", "local/rpbuild-no-such-image:none", cwd=tmp_path)
     assert done.returncode == 1
-    assert "docker could not run local/rpbuild-no-such-image:none" in done.stderr
+    assert "image local/rpbuild-no-such-image:none not found in the engine" in done.stderr
+    assert "build it with `rpbuild image`" in done.stderr
 
 
 def test_api_mode_needs_a_job(tmp_path: Path) -> None:
