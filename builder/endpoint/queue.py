@@ -199,7 +199,7 @@ class JobQueue:
         assignment = self.running.pop(record.id, None)
         if assignment is not None and status in (CANCELLED, TIMED_OUT):
             self._stops.setdefault(assignment.worker_id, set()).add(record.id)
-        with contextlib.suppress(ValueError):
+        if record.status == IN_QUEUE:  # only a queued record is in pending: skip the O(n) scan
             self.pending.remove(record)
         await self._finish(record, status, body, size)
 
