@@ -21,12 +21,13 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import docker
 import docker.errors
@@ -334,19 +335,36 @@ _ENGINE_FAILED = 125
 """``docker run``'s status when the engine, not the container, failed."""
 
 
-def run_container(image: str, args: Sequence[str], sink: Sink, options: Sequence[str] = ()) -> int:
-    """``docker run --rm OPTIONS IMAGE ARGS``: every output line to ``sink`` as it comes.
+def run_container(
+    image: str,
+    args: Sequence[str],
+    sink: Sink,
+    options: Sequence[str] = (),
+    errors: Sink | None = None,
+) -> int:
+    """``docker run --rm OPTIONS IMAGE ARGS``: every output line as it comes, the
+    container's stdout to ``sink`` and its stderr to ``errors`` (``sink`` if unset).
 
-    Returns the container's exit status; an image the engine cannot start is
-    an error naming the image.
+    The streams stay apart because the engine interleaves them in chunks, not lines:
+    merged, a log line can land inside a line of output. Returns the container's exit
+    status; an image the engine cannot start is an error naming the image.
     """
     tail: deque[str] = deque(maxlen=TAIL_LINES)
+    lock = threading.Lock()
+
+    def pump(stream: IO[str], to: Sink) -> None:
+        for raw in stream:
+            with lock:
+                tail.append(raw.rstrip("\n"))
+                to(tail[-1])
+
     argv = [client(), "run", "--rm", *options, image, *args]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
-        assert run.stdout is not None
-        for raw in run.stdout:
-            tail.append(raw.rstrip("\n"))
-            sink(tail[-1])
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
+        assert run.stdout is not None and run.stderr is not None
+        other = threading.Thread(target=pump, args=(run.stderr, errors or sink), daemon=True)
+        other.start()
+        pump(run.stdout, sink)
+        other.join()
     if run.returncode == _ENGINE_FAILED:
         said = " ".join(tail)
         if "could not select device driver" in said:

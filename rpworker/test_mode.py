@@ -80,7 +80,15 @@ def load_job(test_input: str | None) -> Job:
 
 def _emit(line: dict[str, Any]) -> None:
     """One JSON line on stdout; a value that is not JSON raises (a chunk then fails its job)."""
-    print(codec.dumps(line).decode(), flush=True)
+    _write_line(codec.dumps(line))
+
+
+def _write_line(data: bytes) -> None:
+    """The line and its newline in one write: ``print`` makes two when stdout is
+    unbuffered (``PYTHONUNBUFFERED``, as in images), and a reader of the merged
+    streams could then find a log line between them."""
+    sys.stdout.write(data.decode() + "\n")
+    sys.stdout.flush()
 
 
 def _emit_progress(value: Any) -> None:
@@ -169,7 +177,7 @@ def run(config: Config, flags: Flags) -> int:
         print(f"rpworker: job {job['id']} interrupted by {stop}", file=sys.stderr)
         return 128 + stop.signum
     body, data = results.encode(body)
-    print(data.decode(), flush=True)
+    _write_line(data)
     if results.is_failure(body):
         _report_error(job, body["error"])
         return 1

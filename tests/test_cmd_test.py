@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 
 from builder import engine, output
 from builder.commands import cmd_test
-from builder.dev.image_run import _TestModeReader, read_input
+from builder.dev.image_run import _TestModeReader, read_input, run_test_mode
 from builder.errors import InputError, Source
 from tests.fixtures.docker_engine import CA_BUNDLE, STAND_IN, STAND_IN_PYTHON
 
@@ -230,3 +231,24 @@ def test_an_image_the_engine_lacks_is_named_without_a_pull(
         assert "image qa-nonexistent:latest not found in the engine" in result.output
         assert "build it with `rpbuild image`" in result.output
     assert not ran.exists()
+
+
+def test_a_log_line_inside_the_result_line_does_not_hide_the_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine interleaves a container's stdout and stderr in chunks: a docker client
+    that puts a log line between the result and its newline, as one did in CI."""
+    docker = tmp_path / "bin" / "docker"
+    docker.parent.mkdir()
+    docker.write_text(
+        "#!/bin/sh\n"
+        "printf '%s' '{\"chunk\": \"hi\"}'; echo; printf '%s' '{\"output\": [\"hi\"]}'\n"
+        "echo 'INFO rpworker: job local_test completed' >&2\n"
+        "sleep 0.2; echo\n"
+    )
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{docker.parent}{os.pathsep}{os.environ['PATH']}")
+    out = output.Output(out=io.StringIO(), err=io.StringIO(), verbosity=output.Verbosity.VERBOSE)
+    done = run_test_mode("any:image", {"input": {}}, out)
+    assert (done.status, done.chunks, done.result) == ("COMPLETED", ["hi"], {"output": ["hi"]})
+    assert "job local_test completed" in out.err.getvalue()

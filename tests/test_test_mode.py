@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rpworker import test_mode
+from rpworker.flags import Flags
 from tests.fixtures.worker_process import RPWORKER, json_lines, run_rpworker, write_handler
 
 KINDS: dict[str, tuple[str, list[Any], dict[str, Any]]] = {
@@ -271,3 +275,23 @@ def test_one_signal_stops_a_blocked_sync_handler(tmp_path: Path, signum: int, st
     assert "Traceback" not in err
     assert "interrupted" in err
     assert out == ""
+
+
+def test_every_line_is_one_whole_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With stdout unbuffered, as in images, a line and its newline written apart let the
+    engine put a log line between them: a reader then finds no result."""
+    writes: list[str] = []
+
+    class Unbuffered(io.StringIO):
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return len(text)
+
+    def handler(job: dict[str, Any]) -> Any:
+        yield from job["input"]["tokens"]
+
+    monkeypatch.setattr(sys, "stdout", Unbuffered())
+    flags = Flags(test_input=json.dumps({"input": {"tokens": ["a", "b"]}}))
+    assert test_mode.run({"handler": handler}, flags) == 0
+    assert all(text.endswith("\n") and text.count("\n") == 1 for text in writes), writes
+    assert [json.loads(text) for text in writes] == [{"chunk": "a"}, {"chunk": "b"}, {"output": []}]

@@ -88,6 +88,7 @@ class _TestModeReader:
         self.tail: list[str] = []
 
     def __call__(self, line: str) -> None:
+        """A line of the container's stdout, where the chunks and the result are."""
         record = _json_object(line)
         if record is not None and set(record) == {"chunk"}:
             self.outcome.chunks.append(record["chunk"])
@@ -95,15 +96,19 @@ class _TestModeReader:
         elif record is not None and set(record) <= {"output", "error", "stopPod"}:
             self.final = record
         else:
-            self.tail = [*self.tail[-19:], line]
-            self.out.detail(line)
+            self.log(line)
+
+    def log(self, line: str) -> None:
+        """A line of the container's stderr, or stdout that is not a record."""
+        self.tail = [*self.tail[-19:], line]
+        self.out.detail(line)
 
 
 def run_test_mode(image: str, job: dict[str, Any] | None, out: Output) -> Outcome:
     """``docker run --rm IMAGE --test_input JSON``; chunks shown as the lines arrive."""
     reader = _TestModeReader(out)
     args = ["--test_input", json.dumps(job)] if job is not None else []
-    status = engine.run_container(image, args, reader)
+    status = engine.run_container(image, args, reader, errors=reader.log)
     if reader.final is None:
         raise ImageTestError(
             f"{image} exited with status {status} without a result; its last lines:\n"
