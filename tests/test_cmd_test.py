@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,10 @@ from click.testing import CliRunner
 
 from builder import engine, output
 from builder.commands import cmd_test
+from builder.commands.cli import main
 from builder.dev.image_run import _TestModeReader, read_input, run_test_mode
 from builder.errors import InputError, Source
-from tests.fixtures.docker_engine import CA_BUNDLE, STAND_IN, STAND_IN_PYTHON
+from tests.fixtures.docker_engine import CA_BUNDLE, STAND_IN, STAND_IN_PYTHON, base_flags
 
 RPBUILD = str(Path(sys.executable).with_name("rpbuild"))
 TOKENS = [{"index": 0, "token": "one"}, {"index": 1, "token": "two"}]
@@ -206,12 +208,11 @@ def test_without_an_image_a_directory_without_handler_is_refused(tmp_path: Path)
     assert "has no handler: name the IMAGE to test" in done.stderr
 
 
-def test_an_image_the_engine_lacks_is_named_without_a_pull(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A docker client whose engine has no images: nothing may be pulled or run."""
-    ran = tmp_path / "ran"
-    docker = tmp_path / "bin" / "docker"
+def docker_without_images(directory: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A docker client first on PATH whose engine has no images; the file where it notes
+    any other command it was asked to run (a pull, a container)."""
+    ran = directory / "ran"
+    docker = directory / "bin" / "docker"
     docker.parent.mkdir()
     docker.write_text(
         "#!/bin/sh\n"
@@ -224,6 +225,14 @@ def test_an_image_the_engine_lacks_is_named_without_a_pull(
     )
     docker.chmod(0o755)
     monkeypatch.setenv("PATH", f"{docker.parent}{os.pathsep}{os.environ['PATH']}")
+    return ran
+
+
+def test_an_image_the_engine_lacks_is_named_without_a_pull(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A docker client whose engine has no images: nothing may be pulled or run."""
+    ran = docker_without_images(tmp_path, monkeypatch)
     job = str(job_file(tmp_path, "x"))
     for api in ([], ["--api"]):
         result = CliRunner().invoke(cmd_test.test, ["qa-nonexistent:latest", "--input", job, *api])
@@ -252,3 +261,67 @@ def test_a_log_line_inside_the_result_line_does_not_hide_the_result(
     done = run_test_mode("any:image", {"input": {}}, out)
     assert (done.status, done.chunks, done.result) == ("COMPLETED", ["hi"], {"output": ["hi"]})
     assert "job local_test completed" in out.err.getvalue()
+
+
+def project_flags(repository: str) -> list[str]:
+    """`rpbuild image`'s options for a project with no rpbuild.yaml and a handler
+    outside handler.py (QA 7)."""
+    return ["--handler", "src/rp_handler.py", "--repository", repository, *base_flags()]
+
+
+def handler_in_src(project: Path) -> None:
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "rp_handler.py").write_text(
+        "import runpod\n\n"
+        "def handler(job):\n"
+        "    return {'echo': job['input']}\n\n"
+        "runpod.serverless.start({'handler': handler})\n"
+    )
+
+
+def test_the_options_of_rpbuild_image_choose_the_image_to_test(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given `rpbuild image`'s flags, `rpbuild test` looks for the tag that build makes."""
+    handler_in_src(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    flags = project_flags("localhost/qa-m1")
+    planned = CliRunner().invoke(main, ["image", "--dry-run", "--json", *flags])
+    assert planned.exit_code == 0, planned.output
+    tag = json.loads(planned.stdout)["images"][-1]["tags"][0]
+    assert tag.startswith("localhost/qa-m1:custom-")
+    ran = docker_without_images(tmp_path, monkeypatch)
+    tested = CliRunner().invoke(main, ["test", "--input", str(job_file(tmp_path, "x")), *flags])
+    assert tested.exit_code == 1, tested.output
+    assert f"image {tag} not found in the engine" in tested.output
+    assert not ran.exists()
+
+
+def test_image_and_the_options_that_choose_one_are_refused_together(tmp_path: Path) -> None:
+    done = rpbuild("test", "any-image", "--cuda", "12.1", "-t", "x:1", "--json", cwd=tmp_path)
+    assert done.returncode == 2
+    error = json.loads(done.stdout)
+    assert error["ok"] is False
+    assert "IMAGE any-image and --cuda, --tag both choose the image to test" in error["error"]
+
+
+@pytest.mark.docker
+def test_rpbuild_test_with_the_flags_of_rpbuild_image_tests_its_image(
+    gpu_base: dict[str, Any], tmp_path: Path
+) -> None:
+    """QA 7: `rpbuild image FLAGS` with no rpbuild.yaml, then `rpbuild test FLAGS`."""
+    handler_in_src(tmp_path)
+    repository = f"rpbuild-test/qa-flags-{uuid.uuid4().hex[:12]}"
+    flags = project_flags(repository)
+    built = rpbuild("image", *flags, "--json", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    tag = json.loads(built.stdout.splitlines()[-1])["images"][-1]["tags"][0]
+    try:
+        job = str(job_file(tmp_path, "hi"))
+        done = rpbuild("test", "--input", job, *flags, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert f"testing {tag}" in done.stderr
+        expected = {"output": {"echo": {"prompt": "hi"}}}
+        assert done.stdout.splitlines()[-1] == f"COMPLETED: {json.dumps(expected)}"
+    finally:
+        subprocess.run([engine.client(), "image", "rm", tag], capture_output=True, check=False)

@@ -16,6 +16,7 @@ from builder.pipeline import Delivery
 from builder.registry.lock import LOCK_FILE
 from builder.registry.pinning import Pinning
 from builder.registry.publish import PublishOptions
+from builder.values import MAJOR_MINOR, matches, shown
 
 _NOT_GIVEN = (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
 
@@ -115,6 +116,87 @@ def base_image_option(command: F) -> F:
     return click.option(
         "--base-image", metavar="REF", help="Start FROM this instead of nvidia/cuda."
     )(command)
+
+
+def _key_values(
+    _ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{shown(value)} must look like KEY=VALUE", param=param)
+        pairs.append((key, rest))
+    return tuple(pairs)
+
+
+def _capability(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not matches(MAJOR_MINOR, value):
+        raise click.BadParameter(f"{shown(value)} must look like 8.0 (major.minor)", param=param)
+    return value
+
+
+def project_options(command: F) -> F:
+    """The flags rpbuild.yaml's keys stand for: `image` builds with them, and `test` takes
+    the same to find the image that build makes (one set of flags serves both)."""
+    for option in reversed(
+        [
+            base_options,
+            click.option(
+                "--handler", type=existing_file, help="Handler file [default: DIR/handler.py]."
+            ),
+            click.option(
+                "--requirements",
+                type=existing_file,
+                help="pip requirements [default: DIR/requirements.txt].",
+            ),
+            click.option(
+                "-t", "--tag", "tags", multiple=True, help="Tag for the final image (repeatable)."
+            ),
+            click.option("--repository", help="Repository for the default tags."),
+            base_image_option,
+            click.option(
+                "--build-arg",
+                "build_args",
+                multiple=True,
+                callback=_key_values,
+                metavar="K=V",
+                help="Build argument (e.g. TORCH_INDEX_URL=... for a torch index mirror).",
+            ),
+            click.option(
+                "--ca-bundle", type=existing_file, help="Extra CA bundle apt and pip trust."
+            ),
+            click.option(
+                "--platform",
+                help="Target platform(s): linux/amd64, linux/arm64, or both comma-separated (one "
+                "image per platform, tagged TAG-ARCH; --push makes TAG their manifest list).",
+            ),
+            click.option(
+                "--network",
+                type=click.Choice(["host", "default"]),
+                help="Network of the build's RUN steps (host: reach the machine's loopback and "
+                "proxies).",
+            ),
+            click.option(
+                "--min-gpus", type=click.IntRange(min=1), help="Refuse to start with fewer GPUs."
+            ),
+            click.option(
+                "--min-gpu-memory",
+                type=click.IntRange(min=1),
+                metavar="MB",
+                help="Refuse to start with less free GPU memory (MB).",
+            ),
+            click.option(
+                "--min-compute-capability",
+                callback=_capability,
+                metavar="X.Y",
+                help="Refuse to start on GPUs below this compute capability.",
+            ),
+            click.option("--user", metavar="NAME", help="Run the worker as this non-root user."),
+        ]
+    ):
+        command = option(command)
+    return command
 
 
 def login_options(command: F) -> F:

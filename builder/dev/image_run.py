@@ -15,7 +15,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,12 +49,16 @@ class Outcome:
         return summary | self.reported()
 
 
-def project_image(directory: Path) -> str:
-    """The tag `rpbuild image` gives the app image of the project in ``directory``."""
-    resolved = resolve_options(directory, {}, load_project(directory))
+def project_image(directory: Path, flags: Mapping[str, Any]) -> str:
+    """The tag `rpbuild image` gives the app image of the project in ``directory`` when
+    given ``flags`` (the command line's options, by field name)."""
+    resolved = resolve_options(directory, flags, load_project(directory))
     app = plan_image(resolved, Pinning()).app
     if app is None:
-        raise InputError(f"{directory} has no handler: name the IMAGE to test")
+        raise InputError(
+            f"{directory} has no handler: name the IMAGE to test "
+            "(or the handler with --handler, as for `rpbuild image`)"
+        )
     return app.tags[0]
 
 
