@@ -13,6 +13,7 @@ place. Callers match on these types, never on message text.
     ├── RuntimeWheelError         the runtime wheel could not be found or built
     └── InputError (exit 2)       a flag, an argument or a file holds an unusable value
         ├── IncompatibleChoiceError  a combination the data says cannot work
+        ├── BadReferenceError     an image reference outside Docker's grammar
         └── NotUtf8Error          a file the user gave is not UTF-8 text
 """
 
@@ -22,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from builder.values import shown
 
 
 class RpbuildError(Exception):
@@ -84,6 +87,15 @@ class InputError(RpbuildError):
     def details(self) -> dict[str, Any]:
         where = {"source": str(self.where)} if self.where else {}
         return {**super().details(), **where}
+
+
+class BadReferenceError(InputError):
+    """An image reference outside Docker's grammar; ``reason`` says which part and why,
+    so a caller that names the value itself (a file key, a flag) can give just that."""
+
+    def __init__(self, text: str, reason: str) -> None:
+        super().__init__(f"{shown(text)}: {reason}")
+        self.reason = reason
 
 
 class NotUtf8Error(InputError):

@@ -16,6 +16,7 @@ VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?", re.ASCII)
 MAJOR_MINOR = re.compile(r"\d+\.\d+", re.ASCII)
 DEB_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+:~_-]+)?", re.ASCII)
 BUILD_ARG = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+BUILD_ARG_RULE = "a build argument name: a letter or _, then letters, digits and _, e.g. MODEL_ID"
 # Debian's useradd default NAME_REGEX, without the trailing `$` for Samba machine accounts.
 USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}", re.ASCII)
 # buildx's secret ids; weights: and run: values (each reaches a RUN step's shell, quoted).

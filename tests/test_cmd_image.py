@@ -145,3 +145,54 @@ def test_a_handler_outside_the_project_is_blamed_on_where_it_was_written(tmp_pat
     result = rpbuild("image", str(project), "--handler", outside, "--dry-run")
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--handler'" in result.output
+
+
+def test_a_bad_file_value_is_named_with_the_rule_it_breaks(tmp_path: Path) -> None:
+    """Each message names the key, the value and why it is refused (QA 13)."""
+    for text, says in (
+        (
+            "build_args:\n  1X: 2\n",
+            "build_args.1X: invalid name (got '1X'); allowed: a build argument name: a letter "
+            "or _, then letters, digits and _",
+        ),
+        (
+            "tags: [BAD]\n",
+            "tags[0]: 'BAD' has upper case letters: repository names are lower case in "
+            "Docker's reference grammar (only the tag may mix case): write it 'bad' (got 'BAD')",
+        ),
+        ("repository: ghcr.io/x/Y\n", "repository: 'Y' has upper case letters"),
+    ):
+        (tmp_path / "rpbuild.yaml").write_text(text)
+        result = rpbuild("image", str(tmp_path), "--dry-run")
+        assert result.exit_code == 2, (text, result.output)
+        assert says in result.output, result.output
+
+
+def test_flags_name_the_rule_they_break(tmp_path: Path) -> None:
+    for flags, says in (
+        (["--build-arg", "1X=2"], "'1X': expected a build argument name: a letter or _"),
+        (["--tag", "ghcr.io/A/b:Tag"], "'A' has upper case letters: repository names are lower"),
+    ):
+        result = rpbuild("image", str(tmp_path), *flags, "--dry-run")
+        assert result.exit_code == 2, (flags, result.output)
+        assert f"Invalid value for '{flags[0]}'" in result.output
+        assert says in result.output, result.output
+
+
+def test_a_directory_named_as_a_file_is_called_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "rpbuild.yaml").write_text("handler: certs\n")
+    result = rpbuild("image", str(tmp_path), "--dry-run")
+    assert result.exit_code == 2, result.output
+    assert "rpbuild.yaml: handler: 'certs' is a directory, not a file" in result.output
+
+
+def test_a_platform_on_a_base_image_does_not_blame_nvidia_cuda(tmp_path: Path) -> None:
+    flags = ["--cuda", "12.1", "--python", "3.11", "--platform", "foo", "--dry-run"]
+    result = rpbuild("image", str(tmp_path), *flags, "--base-image", "local/debian:bookworm")
+    assert result.exit_code == 2, result.output
+    assert "nvidia/cuda" not in result.output
+    assert "foo: not a platform rpbuild knows CUDA 12.1.1's driver requirement" in result.output
+    assert "choose --platform linux/amd64" in result.output
+    plain = rpbuild("image", str(tmp_path), *flags)
+    assert "foo: nvidia/cuda:12.1.1 has no image for it" in plain.output

@@ -81,3 +81,13 @@ def test_init_where_no_directory_can_be_made_exits_2_naming_it(tmp_path: Path) -
     assert f"cannot create the project in {target}" in result.output
     assert "choose a directory you can write to" in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+def test_init_says_repository_names_are_lower_case(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        init, [str(tmp_path / "w"), "--repository", "ghcr.io/x/Y", "--json"]
+    )
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert "--repository 'ghcr.io/x/Y': 'Y' has upper case letters" in error
+    assert "repository names are lower case" in error and "write it 'y'" in error

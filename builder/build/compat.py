@@ -308,17 +308,28 @@ def _resolve_flavor(cuda: CudaRelease, wanted: str | None) -> str:
     return flavor
 
 
-def _resolve_require_cuda(cuda: CudaRelease, platform: str | None) -> str:
-    """NVIDIA's string for the target architecture; one Dockerfile serves one string."""
+def _resolve_require_cuda(cuda: CudaRelease, platform: str | None, base_image: str | None) -> str:
+    """NVIDIA's string for the target architecture; one Dockerfile serves one string.
+
+    On a --base-image the string still comes from NVIDIA's images, so the platforms are
+    theirs, but the refusal names that limit rather than an image the user did not pick.
+    """
     wanted = [p.strip() for p in (platform or "linux/amd64").split(",")]
     texts = set()
     for item in wanted:
         arch = item.removeprefix("linux/").split("/")[0]
         if arch not in cuda.architectures:
+            known = ", ".join(cuda.architectures)
+            reason = (
+                f"{CUDA_IMAGE}:{cuda.version} has no image for it"
+                if base_image is None
+                else f"not a platform rpbuild knows CUDA {cuda.version}'s driver requirement "
+                f"(NVIDIA_REQUIRE_CUDA) for: it knows {known}"
+            )
             raise IncompatibleChoiceError(
                 "platform",
                 item,
-                f"{CUDA_IMAGE}:{cuda.version} has no image for it",
+                reason,
                 _choices("platform", [f"linux/{a}" for a in cuda.architectures]),
             )
         texts.add(cuda.require_for(arch).text())
@@ -336,7 +347,7 @@ def _resolve_require_cuda(cuda: CudaRelease, platform: str | None) -> str:
 def for_platform(spec: BaseSpec, platform: str) -> BaseSpec:
     """``spec`` for one platform of a multi-platform build (built one platform at a time):
     refused where NVIDIA has no image for it, with that platform's NVIDIA_REQUIRE_CUDA."""
-    return replace(spec, require_cuda=_resolve_require_cuda(spec.cuda, platform))
+    return replace(spec, require_cuda=_resolve_require_cuda(spec.cuda, platform, spec.base_image))
 
 
 def _resolve_torch(data: CompatData, cuda: CudaRelease, wanted: str | None) -> TorchRelease | None:
@@ -448,5 +459,5 @@ def resolve(options: ImageOptions, data: CompatData | None = None) -> BaseSpec:
         torch=wheel,
         from_ref=options.base_image or cuda_ref,
         base_image=options.base_image,
-        require_cuda=_resolve_require_cuda(cuda, options.platform),
+        require_cuda=_resolve_require_cuda(cuda, options.platform, options.base_image),
     )

@@ -17,11 +17,12 @@ import yaml
 
 from builder.build import compat, user_yaml
 from builder.build.spec import RunStep, WeightsSource
-from builder.errors import InputError
+from builder.errors import BadReferenceError, InputError
 from builder.registry.reference import parse_ref
 from builder.textfile import read_text
 from builder.values import (
     BUILD_ARG,
+    BUILD_ARG_RULE,
     DEB_PACKAGE,
     FILE_PATTERN,
     HF_REPO,
@@ -71,27 +72,6 @@ class ProjectConfigError(InputError):
 Validator = Callable[[str, Any], "ConfigIssue | None"]
 
 
-def _is_tagged_ref(text: str) -> bool:
-    """A reference `rpbuild push` accepts as a tag: reference.py's grammar, no digest."""
-    try:
-        return parse_ref(text).digest is None
-    except InputError:
-        return False
-
-
-def _is_image_ref(text: str) -> bool:
-    try:
-        parse_ref(text)
-    except InputError:
-        return False
-    return True
-
-
-def _is_repository(text: str) -> bool:
-    """A repository is a reference that still takes a tag."""
-    return _is_tagged_ref(f"{text}:latest")
-
-
 def _string(valid: Callable[[str], object], allowed: str, hint: str = "") -> Validator:
     def check(key: str, value: Any) -> ConfigIssue | None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -101,6 +81,26 @@ def _string(valid: Callable[[str], object], allowed: str, hint: str = "") -> Val
             )
         if not isinstance(value, str) or not valid(value):
             return ConfigIssue(key, value, "invalid value", allowed)
+        return None
+
+    return check
+
+
+def _reference(allowed: str, *, digest: bool = True, suffix: str = "") -> Validator:
+    """An image reference (``suffix`` completes a repository into one); an issue says
+    which part breaks Docker's grammar and why."""
+    typed = _string(lambda _text: True, allowed)
+
+    def check(key: str, value: Any) -> ConfigIssue | None:
+        issue = typed(key, value)
+        if issue is not None:
+            return issue
+        try:
+            ref = parse_ref(value + suffix)
+        except BadReferenceError as error:
+            return ConfigIssue(key, value, error.reason, allowed)
+        if ref.digest and not digest:
+            return ConfigIssue(key, value, "a digest (@sha256:...) is not allowed here", allowed)
         return None
 
     return check
@@ -138,13 +138,13 @@ def _list_of(item: Validator, allowed: str) -> Validator:
 
 
 def _build_args(key: str, value: Any) -> ConfigIssue | None:
-    scalars = (str, int, float, bool)
-    if not isinstance(value, dict) or not all(
-        matches(BUILD_ARG, k) and isinstance(v, scalars) for k, v in value.items()
-    ):
-        return ConfigIssue(
-            key, value, "must map names to values", "NAME: value pairs, NAME like MODEL_ID"
-        )
+    if not isinstance(value, dict):
+        return ConfigIssue(key, value, "must map names to values", "NAME: value pairs")
+    for name, arg in value.items():
+        if not matches(BUILD_ARG, name):
+            return ConfigIssue(f"{key}.{name}", name, "invalid name", BUILD_ARG_RULE)
+        if not isinstance(arg, (str, int, float, bool)):
+            return ConfigIssue(f"{key}.{name}", arg, "invalid value", "a string or a number")
     return None
 
 
@@ -236,9 +236,11 @@ FIELDS: dict[str, Validator] = {
     "torch": _string(VERSION.fullmatch, 'a torch release such as "2.4.1", or null for none'),
     "ubuntu": _string(MAJOR_MINOR.fullmatch, 'an Ubuntu release such as "22.04"'),
     "flavor": _choice(_FLAVORS),
-    "repository": _string(_is_repository, "an image repository such as ghcr.io/you/worker"),
+    "repository": _reference(
+        "an image repository such as ghcr.io/you/worker", digest=False, suffix=":latest"
+    ),
     "tags": _list_of(
-        _string(_is_tagged_ref, "image reference"),
+        _reference("an image reference such as ghcr.io/you/worker:v1", digest=False),
         "a list of image references such as [ghcr.io/you/worker:v1]",
     ),
     "handler": _relative_file,
@@ -247,7 +249,7 @@ FIELDS: dict[str, Validator] = {
         _string(DEB_PACKAGE.fullmatch, "apt package"),
         "a list of apt package names such as [ffmpeg]",
     ),
-    "base_image": _string(_is_image_ref, "an image reference such as nvidia/cuda:12.4.1-base"),
+    "base_image": _reference("an image reference such as nvidia/cuda:12.4.1-base"),
     "run": _list_of(_run_step, "a list of shell commands, or {command: ..., secrets: [id]}"),
     "weights": _list_of(_weights_entry, "a list of {url: or hf:, path:, ...} entries"),
     "network": _choice(("host", "default")),

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from builder.build.spec import ImageOptions
-from builder.errors import InputError, Source, flag
+from builder.errors import BadReferenceError, InputError, Source, flag
 from builder.registry.reference import parse_ref
 from builder.values import (
     BUILD_ARG,
+    BUILD_ARG_RULE,
     DEB_PACKAGE,
     FILE_PATTERN,
     HF_REPO,
@@ -49,11 +50,11 @@ def check_options(options: ImageOptions, sources: Mapping[str, Source] | None = 
     def refuse(field: str, value: Any, expected: str) -> InputError:
         return InputError(f"{shown(value)}: expected {expected}", where(field))
 
-    def check_ref(field: str, text: str, *, digest: bool = False) -> None:
+    def check_ref(field: str, text: str, *, digest: bool = False, suffix: str = "") -> None:
         try:
-            ref = parse_ref(text)
-        except InputError as error:
-            raise InputError(error.message, where(field)) from error
+            ref = parse_ref(text + suffix)
+        except BadReferenceError as error:
+            raise InputError(f"{shown(text)}: {error.reason}", where(field)) from error
         if ref.digest and not digest:
             raise refuse(field, text, "a reference without a digest")
 
@@ -67,14 +68,14 @@ def check_options(options: ImageOptions, sources: Mapping[str, Source] | None = 
     if options.base_image is not None:
         check_ref("base_image", options.base_image, digest=True)
     if options.repository is not None:
-        check_ref("repository", f"{options.repository}:latest")
+        check_ref("repository", options.repository, suffix=":latest")
     for tag in options.tags:
         check_ref("tags", tag)
     if options.user is not None and not is_user(options.user):
         raise refuse("user", options.user, "a non-root user name such as worker")
     for name, _ in options.build_args:
         if not matches(BUILD_ARG, name):
-            raise refuse("build_args", name, "a name of letters, digits and _")
+            raise refuse("build_args", name, BUILD_ARG_RULE)
     for package in options.system_packages:
         if not matches(DEB_PACKAGE, package):
             raise refuse("system_packages", package, "an apt package name such as ffmpeg")

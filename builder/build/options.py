@@ -120,6 +120,10 @@ def resolve_options(
 
 def _layer_file(layer: Layer, key: str, name: str) -> Path:
     path = layer.directory / Path(name).expanduser()
+    if path.is_dir():
+        raise InputError(
+            f"{name!r} is a directory, not a file: name a file in it", Source(key, layer.origin)
+        )
     if not path.is_file():
         raise InputError(f"file not found (got {name!r})", Source(key, layer.origin))
     return path

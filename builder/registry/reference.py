@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from builder.errors import InputError
+from builder.errors import BadReferenceError
 from builder.values import shown
 
 DOCKER_HUB = "docker.io"
@@ -64,14 +64,15 @@ def parse_ref(text: str) -> ImageRef:
     """Parse a reference; a missing tag means `latest` unless a digest is given."""
     rest, _, digest = text.partition("@")
     if digest and not _DIGEST.fullmatch(digest):
-        raise InputError(f"{shown(text)}: the digest must look like sha256:<64 hex digits>")
+        raise BadReferenceError(text, "the digest must look like sha256:<64 hex digits>")
     first, slash, remainder = rest.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
         registry, path = first, remainder
         if not _REGISTRY.fullmatch(registry):
-            raise InputError(
-                f"{shown(text)}: invalid registry host {shown(registry)}: use a host name or "
-                "address with an optional :port, e.g. ghcr.io or 127.0.0.1:5000"
+            raise BadReferenceError(
+                text,
+                f"invalid registry host {shown(registry)}: use a host name or address with an "
+                "optional :port, e.g. ghcr.io or 127.0.0.1:5000",
             )
     else:
         registry, path = DOCKER_HUB, rest
@@ -79,14 +80,35 @@ def parse_ref(text: str) -> ImageRef:
     if ":" in path.rsplit("/", 1)[-1]:
         path, tag = path.rsplit(":", 1)
         if not _TAG.fullmatch(tag):
-            raise InputError(f"{shown(text)}: invalid tag {shown(tag)}")
+            raise BadReferenceError(
+                text,
+                f"invalid tag {shown(tag)}: a tag is 1 to 128 letters, digits, _, . and -, "
+                "not starting with . or -",
+            )
+    _check_path(text, path)
     if registry == DOCKER_HUB and "/" not in path:
         path = f"library/{path}"
-    if not path or not all(_COMPONENT.fullmatch(part) for part in path.split("/")):
-        raise InputError(
-            f"{shown(text)} is not an image reference: use [registry/]name[:tag] in lower case, "
-            "e.g. ghcr.io/acme/worker:1.0"
-        )
     if tag is None and not digest:
         tag = "latest"
     return ImageRef(registry, path, tag, digest or None)
+
+
+def _check_path(text: str, path: str) -> None:
+    """The repository path: lower-case components, as Docker's reference grammar says."""
+    if not path:
+        raise BadReferenceError(text, "no repository name: use [registry/]name[:tag]")
+    for part in path.split("/"):
+        if _COMPONENT.fullmatch(part):
+            continue
+        if _COMPONENT.fullmatch(part.lower()):
+            raise BadReferenceError(
+                text,
+                f"{shown(part)} has upper case letters: repository names are lower case in "
+                "Docker's reference grammar (only the tag may mix case): "
+                f"write it {part.lower()!r}",
+            )
+        raise BadReferenceError(
+            text,
+            f"{shown(part)} is not a repository name component: use lower-case letters and "
+            "digits, joined by ., _, __ or -, e.g. ghcr.io/acme/worker:1.0",
+        )
