@@ -227,6 +227,22 @@ def test_up_refuses_bad_options_by_name(tmp_path: Path, args: list[str], message
     assert message in result.output
 
 
+def test_up_names_a_target_that_can_only_be_a_missing_directory(tmp_path: Path) -> None:
+    """Before, each was taken for an image: 'not found in the engine', exit 1 (QA 13)."""
+    (tmp_path / "afile").write_text("")
+    for target, message in (
+        (str(tmp_path / "nonexistent"), f"directory {tmp_path / 'nonexistent'} does not exist"),
+        ("./nonexistent", "directory ./nonexistent does not exist"),
+        ("no/Such", "directory no/Such does not exist, and it is no image reference: 'Such'"),
+        (str(tmp_path / "afile"), f"{tmp_path / 'afile'} is a file"),
+    ):
+        result = CliRunner().invoke(main, ["up", target])
+        assert result.exit_code == 2, result.output
+        assert "Invalid value for 'IMAGE | DIR'" in result.output
+        assert message in result.output, result.output
+        assert "not found in the engine" not in result.output
+
+
 async def test_a_concurrent_worker_holds_several_jobs(start_endpoint: StartEndpoint) -> None:
     client = await start_endpoint(
         LONG_HANDLER.replace("CONFIG = {", 'CONFIG = {"concurrency_modifier": lambda n: 2, '),

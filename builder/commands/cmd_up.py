@@ -15,10 +15,14 @@ from builder.dev.image_run import read_input
 from builder.endpoint.launchers import ContainerLauncher, Launcher, ProcessLauncher, engine_has_gpus
 from builder.endpoint.pool import Scaler, ScalerSettings
 from builder.endpoint.server import Endpoint
+from builder.errors import BadReferenceError, InputError, Source
 from builder.output import Output
+from builder.registry.reference import parse_ref
 from rpworker import playground
 from rpworker.gpu import Mode
 from rpworker.test_mode import INPUT_FILE
+
+_TARGET = Source("IMAGE | DIR")
 
 
 def _launcher(
@@ -32,11 +36,28 @@ def _launcher(
             directory.resolve(), handler_file(directory, handler), extra
         )
         return launcher, playground.test_input(directory)
+    _refuse_a_missing_directory(target)
     builder = engine.find_builder()
     engine.inspect(builder, target)
     chosen = {"auto": "all" if engine_has_gpus() else None, "none": None}.get(gpus, gpus)
     launcher = ContainerLauncher(target, f"rpbuild-up-{Path.cwd().name}", chosen, extra)
     return launcher, image_test_input(builder, target)
+
+
+def _refuse_a_missing_directory(target: str) -> None:
+    """A TARGET that is not a directory is an image, unless it can only be a path: it
+    names a file, starts like a path (/, ., ~) or is no image reference at all."""
+    if Path(target).expanduser().exists():
+        raise InputError(f"{target} is a file: name a project directory or an image", _TARGET)
+    missing = f"directory {target} does not exist"
+    if target.startswith(("/", ".", "~")):
+        raise InputError(f"{missing}: name a project directory or an image", _TARGET)
+    try:
+        parse_ref(target)
+    except BadReferenceError as error:
+        raise InputError(
+            f"{missing}, and it is no image reference: {error.reason}", _TARGET
+        ) from None
 
 
 def image_test_input(builder: engine.Builder, image: str) -> str:
