@@ -60,10 +60,29 @@ def test_malformed_lock_file_names_the_fix(tmp_path: Path, text: str, problem: s
     assert "rpbuild lock" in str(caught.value)
 
 
-def test_locked_build_needs_the_base_in_the_lock_file() -> None:
+def test_locked_build_needs_the_base_in_the_lock_file(tmp_path: Path) -> None:
+    """--locked without a lock file, or one that lacks the base: exit 2 before any build
+    or registry call, dry run or not (QA 13: exit 1, and a dry run exited 0)."""
     assert check_base("a:1", None).from_ref == "a:1"
-    with pytest.raises(LockFileError, match="not in the lock file"):
-        check_base("a:1", LockFile({"b:1": DIGEST}), locked=True)
+    (tmp_path / "handler.py").write_text("")
+    lock_file = tmp_path / LOCK_FILE
+    for lock_text, problem in (
+        (None, f"there is no lock file {lock_file}"),
+        (
+            '{"version": 1, "bases": {"b:1": "sha256:' + "0" * 64 + '"}}',
+            f"{lock_file} does not pin",
+        ),
+    ):
+        if lock_text is not None:
+            lock_file.write_text(lock_text)
+        for dry_run in ([], ["--dry-run"]):
+            args = [str(tmp_path), "--locked", "--json", *dry_run]
+            result = CliRunner().invoke(image, args)
+            assert result.exit_code == 2, result.output
+            error = json.loads(result.stdout)
+            assert error["ok"] is False and error.get("source") == "--locked", error
+            assert problem in error["error"]
+            assert "run `rpbuild lock` with the same options first" in error["error"]
 
 
 def test_dry_run_pins_from_the_lock_file_without_the_registry(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.errors import RpbuildError
+from builder.errors import InputError, RpbuildError, Source
 from builder.registry.client import DigestLookup, RegistryError
 from builder.registry.reference import parse_ref
 
@@ -25,7 +25,19 @@ FORMAT_VERSION = 1
 
 
 class LockFileError(RpbuildError):
-    """The lock file is malformed, or a base is missing from it under --locked."""
+    """The lock file is malformed."""
+
+
+class UnlockedBaseError(InputError):
+    """Under --locked: no lock file, or none that pins the base (exit 2, like any input
+    that does not fit: `rpbuild lock` with the same options makes it fit)."""
+
+    def __init__(self, ref: str, path: Path, lock: LockFile | None) -> None:
+        found = f"there is no lock file {path}" if lock is None else f"{path} does not pin {ref}"
+        super().__init__(
+            f"{found}: run `rpbuild lock` with the same options first (or drop --locked)",
+            Source("--locked"),
+        )
 
 
 class BaseMovedError(RpbuildError):
@@ -91,6 +103,13 @@ class BaseCheck:
     warnings: tuple[str, ...] = ()
 
 
+def require_pinned(ref: str, lock: LockFile | None, path: Path) -> None:
+    """--locked: refuse a base the lock file at ``path`` does not pin, before any build
+    (a reference with a digest needs no lock)."""
+    if "@" not in ref and (lock is None or ref not in lock.bases):
+        raise UnlockedBaseError(ref, path, lock)
+
+
 def check_base(
     ref: str,
     lock: LockFile | None,
@@ -100,18 +119,11 @@ def check_base(
 ) -> BaseCheck:
     """Pin `ref` from the lock file and compare with the registry's current digest.
 
-    Without a lock entry the reference is used as is (an error with `locked`). A tag
-    that moved is a warning, or BaseMovedError with `locked`; a registry that cannot be
-    asked is a warning, since the pinned digest still builds.
+    Without a lock entry the reference is used as is (see :func:`require_pinned` for
+    `locked`). A tag that moved is a warning, or BaseMovedError with `locked`; a
+    registry that cannot be asked is a warning, since the pinned digest still builds.
     """
-    if "@" in ref:
-        return BaseCheck(ref)
-    if lock is None or ref not in lock.bases:
-        if locked:
-            raise LockFileError(
-                f"--locked: the base {ref} is not in the lock file: run `rpbuild lock` "
-                "with the same options first"
-            )
+    if "@" in ref or lock is None or ref not in lock.bases:
         return BaseCheck(ref)
     pinned = lock.pin(ref)
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from builder.build.spec import BaseSpec
 from builder.registry.client import DigestLookup
-from builder.registry.lock import LOCK_FILE, check_base, read_lock
+from builder.registry.lock import LOCK_FILE, LockFile, check_base, read_lock, require_pinned
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,17 @@ class Pinning:
 def pinned_spec(spec: BaseSpec, directory: Path, pinning: Pinning) -> BaseSpec:
     """``spec`` FROM the locked digest when the lock file has its base, without asking
     the registry (dry runs)."""
-    current = read_lock(pinning.lock_file or directory / LOCK_FILE)
+    current = _read(spec, directory, pinning)
     return replace(spec, from_ref=current.pin(spec.from_ref)) if current else spec
+
+
+def _read(spec: BaseSpec, directory: Path, pinning: Pinning) -> LockFile | None:
+    """The lock file; with ``locked``, refused unless it pins the base."""
+    path = pinning.lock_file or directory / LOCK_FILE
+    current = read_lock(path)
+    if pinning.locked:
+        require_pinned(spec.from_ref, current, path)
+    return current
 
 
 def checked_spec(
@@ -39,8 +48,8 @@ def checked_spec(
 ) -> BaseSpec:
     """``spec`` FROM the locked digest, after asking the registry whether the tag moved:
     a warning, or an error with ``locked`` (as is a base missing from the lock file)."""
-    current = read_lock(pinning.lock_file or directory / LOCK_FILE)
-    if current is None and not pinning.locked:
+    current = _read(spec, directory, pinning)
+    if current is None:
         return spec
     result = check_base(spec.from_ref, current, locked=pinning.locked, lookup=lookup)
     for warning in result.warnings:
