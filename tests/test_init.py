@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from builder.build import config
+from builder.commands.cli import main
 from builder.commands.cmd_init import init
 
 FILES = ["handler.py", "test_input.json", "requirements.txt", "rpbuild.yaml"]
@@ -49,7 +51,7 @@ def test_init_options_reach_the_config(tmp_path: Path) -> None:
 def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     (tmp_path / "handler.py").write_text("mine\n")
     code, text = run_init(str(tmp_path))
-    assert code == 1
+    assert code == 2  # bad input, not a failure of the work (QA 13: it exited 1)
     assert "handler.py" in text and "--force" in text
     assert (tmp_path / "handler.py").read_text() == "mine\n"
     assert not (tmp_path / "rpbuild.yaml").exists()
@@ -91,3 +93,15 @@ def test_init_says_repository_names_are_lower_case(tmp_path: Path) -> None:
     error = json.loads(result.stdout)["error"]
     assert "--repository 'ghcr.io/x/Y': 'Y' has upper case letters" in error
     assert "repository names are lower case" in error and "write it 'y'" in error
+
+
+def test_init_refuses_an_empty_directory_argument(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rpbuild init "$UNSET"` wrote into the current directory (QA 13)."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["init", "", "--json"])
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stdout)
+    assert error["ok"] is False and "is empty: name a directory" in error["error"]
+    assert list(tmp_path.iterdir()) == []

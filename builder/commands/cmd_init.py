@@ -23,8 +23,17 @@ def project_name(directory: Path) -> str:
     return name or "worker"
 
 
+def _non_empty_directory(_ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    """An empty DIRECTORY is a mistake (an unset variable), not the current directory."""
+    if not value:
+        raise click.BadParameter("is empty: name a directory, or . for this one", param=param)
+    return Path(value)
+
+
 @click.command("init", cls=Command)
-@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.argument(
+    "directory", default=".", type=click.Path(file_okay=False), callback=_non_empty_directory
+)
 @click.option(
     "--repository",
     metavar="REPO",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jinja2
 
-from builder.errors import InputError, RpbuildError, Source
+from builder.errors import InputError, Source
 
 FILES = ("handler.py", "test_input.json", "requirements.txt", "rpbuild.yaml")
 
@@ -25,10 +25,15 @@ class Project:
     python: str
 
 
-class ExistingFilesError(RpbuildError):
+class ExistingFilesError(InputError):
+    """DIRECTORY already holds project files: bad input (exit 2), --force overwrites."""
+
     def __init__(self, paths: list[Path]) -> None:
         names = ", ".join(str(path) for path in paths)
-        super().__init__(f"{names} already exist(s); pass --force to overwrite")
+        super().__init__(
+            f"{names} already exist(s); pass --force to overwrite, or choose another DIRECTORY",
+            Source("DIRECTORY"),
+        )
 
 
 class ProjectDirectoryError(InputError):
