@@ -196,3 +196,17 @@ def test_a_platform_on_a_base_image_does_not_blame_nvidia_cuda(tmp_path: Path) -
     assert "choose --platform linux/amd64" in result.output
     plain = rpbuild("image", str(tmp_path), *flags)
     assert "foo: nvidia/cuda:12.1.1 has no image for it" in plain.output
+
+
+def test_an_include_outside_the_project_is_refused_naming_it(tmp_path: Path) -> None:
+    """It was accepted, matching nothing (QA 13); handler: ../x is refused likewise."""
+    project = tmp_path / "p1"
+    project.mkdir()
+    (project / "handler.py").write_text("")
+    (tmp_path / "x").write_text("")
+    for pattern in ("../x", "sub/../../x"):
+        (project / "rpbuild.yaml").write_text(f"include: [.env.example, {pattern}]\n")
+        result = rpbuild("image", str(project), "--dry-run")
+        assert result.exit_code == 2, result.output
+        assert "rpbuild.yaml: include[1]: is outside the project directory" in result.output
+        assert f"(got '{pattern}')" in result.output

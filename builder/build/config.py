@@ -160,6 +160,19 @@ def _text(key: str, value: Any) -> ConfigIssue | None:
     return None
 
 
+def _in_project(key: str, value: Any) -> ConfigIssue | None:
+    """A file or pattern of the build context: a ``..`` segment would leave it."""
+    issue = _text(key, value)
+    if issue is None and ".." in value.replace("\\", "/").split("/"):
+        return ConfigIssue(
+            key,
+            value,
+            "is outside the project directory: only its files are sent to the build",
+            "a file or pattern relative to the project, without .., e.g. .env.example",
+        )
+    return issue
+
+
 def _is_image_path(text: str) -> bool:
     """An absolute path in the image, with no ``..`` or empty segment."""
     return bool(IMAGE_PATH.fullmatch(text)) and ".." not in text.split("/")
@@ -258,7 +271,9 @@ FIELDS: dict[str, Validator] = {
     "platform": _text,
     "runpod_sdk": _choice(("keep", "replace")),
     "user": _string(is_user, "a non-root user name such as worker (lower case, 32 characters)"),
-    "include": _list_of(_text, "a list of files or patterns in the project, e.g. [.env.example]"),
+    "include": _list_of(
+        _in_project, "a list of files or patterns in the project, e.g. [.env.example]"
+    ),
     "builder": _text,
     "context": _text,
 }
