@@ -27,6 +27,7 @@ USAGE = f"""\
 usage: rpworker FILE [flags...]     run a handler file (FILE may come from ${HANDLER_ENV})
        rpworker python [-u] FILE [flags...]  the same, from a template's start command
        rpworker FILE COMMAND [args...]  run COMMAND instead (`docker run IMAGE bash`)
+       rpworker COMMAND [args...]  the same where COMMAND names no handler file
        rpworker gpu-check [args...]  check the GPUs and driver against the image's CUDA
        rpworker --help | --version
 
@@ -49,15 +50,25 @@ def _is_python(arg: str) -> bool:
 
 
 def _command(argv: list[str]) -> list[str] | None:
-    """The command given after the handler file the image's entrypoint names, if any.
+    """The command ``docker run`` gave the image's entrypoint, if it is not a worker start.
 
-    The entrypoint runs ``rpworker /app/FILE`` with ``docker run``'s command
-    appended; a command (a word, not a flag) there replaces the worker.
+    An app image runs ``rpworker /app/FILE`` with the command appended: a word after
+    FILE (not a flag) replaces the worker. A base image runs bare ``rpworker``, so a
+    first word that names no handler file is that command (``docker run BASE ls``).
     """
-    entrypoint_file = bool(argv) and not argv[0].startswith("-") and not _is_python(argv[0])
-    if entrypoint_file and len(argv) > 1 and not argv[1].startswith("-"):
+    if not argv or argv[0].startswith("-"):
+        return None
+    if _is_python(argv[0]) or not _names_a_handler(argv[0]):
+        return argv
+    if len(argv) > 1 and not argv[1].startswith("-"):
         return argv[1:]
-    return argv if argv and _is_python(argv[0]) else None
+    return None
+
+
+def _names_a_handler(word: str) -> bool:
+    """A Python file: its name says so, or it is a file and no program to run."""
+    path = Path(word)
+    return path.suffix == ".py" or (path.is_file() and not os.access(path, os.X_OK))
 
 
 def _python_handler(command: list[str]) -> list[str] | None:

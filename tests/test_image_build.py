@@ -72,6 +72,22 @@ def test_base_image_carries_labels_env_and_a_passing_truth_check(
     assert shipped.stdout == f"/opt/venv/bin/rpworker\n{__version__} []\n", shipped.stderr
 
 
+def test_base_image_runs_a_command_as_any_image_does(
+    docker_builder: engine.Builder, gpu_base: dict[str, Any]
+) -> None:
+    """Its entrypoint is bare `rpworker`: `docker run BASE ls` runs ls, where it looked for
+    a handler file named ls (QA 13); app images do the same (QA 4)."""
+    base = _image(gpu_base, "base")["id"]
+    listed = _docker(docker_builder, "run", "--rm", "--network", "none", base, "ls", "/opt")
+    assert listed.returncode == 0, listed.stderr
+    assert "venv" in listed.stdout.split()
+    shell = _docker(docker_builder, "run", "--rm", "--network", "none", base, "sh", "-c", "echo hi")
+    assert (shell.returncode, shell.stdout) == (0, "hi\n"), shell.stderr
+    missing = _docker(docker_builder, "run", "--rm", "--network", "none", base, "no-such-cmd")
+    assert missing.returncode == 127
+    assert "no-such-cmd: command not found" in missing.stderr
+
+
 def test_app_image_runs_the_seed_handler_in_test_mode(
     docker_builder: engine.Builder, gpu_base: dict[str, Any], seed_app: Path
 ) -> None:

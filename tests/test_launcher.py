@@ -153,6 +153,36 @@ def test_a_command_after_the_entrypoint_file_runs_as_given(
     assert "worker ran" not in done.stdout
 
 
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["ls", "-a"], "handler.py"),
+        (["sh", "-c", "echo from a shell"], "from a shell\n"),
+        (["python", "-c", "print(42)"], "42\n"),
+    ],
+    ids=["ls", "shell", "python_c"],
+)
+def test_a_base_image_runs_a_command_that_names_no_handler(
+    tmp_path: Path, command: list[str], expected: str
+) -> None:
+    """A base image's entrypoint is bare `rpworker`: `docker run BASE ls` gives it `ls`
+    alone, which it ran as a handler file ("handler file ls not found", QA 13)."""
+    write_handler(tmp_path, "def handler(job):\n    return 'worker ran'\n")
+    (tmp_path / "test_input.json").write_text('{"input": {}}')
+    for env in ({}, {"RPWORKER_HANDLER": "handler.py"}):
+        done = run_rpworker(*command, cwd=tmp_path, env=env)
+        assert done.returncode == 0, done.stderr
+        assert expected in done.stdout
+        assert "worker ran" not in done.stdout
+
+
+def test_a_handler_file_without_py_is_still_a_handler(tmp_path: Path) -> None:
+    write_handler(tmp_path, "def handler(job):\n    return 'worker ran'\n", name="worker")
+    done = run_rpworker("worker", *JOB, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json_lines(done.stdout) == [{"output": "worker ran"}]
+
+
 def test_an_unknown_command_exits_127(tmp_path: Path) -> None:
     handler = write_handler(tmp_path, "def handler(job):\n    return 1\n")
     done = run_rpworker(str(handler), "no-such-command-rpworker", cwd=tmp_path)
