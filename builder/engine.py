@@ -342,12 +342,13 @@ def run_container(
     options: Sequence[str] = (),
     errors: Sink | None = None,
 ) -> int:
-    """``docker run --rm OPTIONS IMAGE ARGS``: every output line as it comes, the
-    container's stdout to ``sink`` and its stderr to ``errors`` (``sink`` if unset).
+    """``docker run --rm OPTIONS IMAGE ARGS``: every output line as it comes, to ``sink``;
+    with ``errors``, the container's stderr goes there instead.
 
-    The streams stay apart because the engine interleaves them in chunks, not lines:
-    merged, a log line can land inside a line of output. Returns the container's exit
-    status; an image the engine cannot start is an error naming the image.
+    Keep the streams apart to parse stdout: the engine interleaves them in chunks,
+    not lines, so merged, a log line can land inside a line of output (merged, lines
+    keep the order they came in). Returns the container's exit status; an image the
+    engine cannot start is an error naming the image.
     """
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     lock = threading.Lock()
@@ -359,12 +360,17 @@ def run_container(
                 to(tail[-1])
 
     argv = [client(), "run", "--rm", *options, image, *args]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
-        assert run.stdout is not None and run.stderr is not None
-        other = threading.Thread(target=pump, args=(run.stderr, errors or sink), daemon=True)
-        other.start()
+    stderr = subprocess.STDOUT if errors is None else subprocess.PIPE
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True) as run:
+        assert run.stdout is not None
+        other = None
+        if errors is not None:
+            assert run.stderr is not None
+            other = threading.Thread(target=pump, args=(run.stderr, errors), daemon=True)
+            other.start()
         pump(run.stdout, sink)
-        other.join()
+        if other is not None:
+            other.join()
     if run.returncode == _ENGINE_FAILED:
         said = " ".join(tail)
         if "could not select device driver" in said:
