@@ -105,7 +105,7 @@ def _check_path(text: str, path: str) -> None:
                 text,
                 f"{shown(part)} has upper case letters: repository names are lower case in "
                 "Docker's reference grammar (only the tag may mix case): "
-                f"write it {part.lower()!r}",
+                f"write it {shown(part.lower())}",
             )
         raise BadReferenceError(
             text,
