@@ -107,7 +107,11 @@ def _exec(command: list[str]) -> int:
     try:
         os.execvp(command[0], command)
     except FileNotFoundError:
-        print(f"rpworker: error: {command[0]}: command not found", file=sys.stderr)
+        print(
+            f"rpworker: error: {command[0]}: command not found (nor a handler file: "
+            "a handler's name ends in .py)",
+            file=sys.stderr,
+        )
         return 127
     except PermissionError:
         print(f"rpworker: error: {command[0]}: permission denied", file=sys.stderr)
