@@ -137,7 +137,7 @@ async def on_run(request: web.Request) -> web.Response:
 async def on_runsync(request: web.Request) -> web.Response:
     wait_s = _wait_s(request)
     record = await _submit(request, prefix="sync-")
-    await _jobs(request).wait(record, wait_s)
+    await record.until_final(wait_s)
     return web.json_response(record.status_body())
 
 

@@ -118,32 +118,9 @@ class Jobs:
         timeout_s: float | None = None,
     ) -> JobRecord:
         record = self.store.add(job_input, prefix=prefix, webhook=webhook, timeout_s=timeout_s)
-        record.task = self._spawn(self._execute(record))
+        record.task = task = asyncio.ensure_future(self._execute(record))
+        self._background.add(task)
         return record
-
-    async def wait(self, record: JobRecord, timeout_s: float) -> None:
-        """Until ``record`` ends or ``timeout_s`` passes.
-
-        ``asyncio.wait`` does the same with more bookkeeping (sets, a
-        coroutine), on every ``/runsync``.
-        """
-        task = record.task
-        if task is None:
-            return
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-
-        def wake(_: object = None) -> None:
-            if not waiter.done():
-                waiter.set_result(None)
-
-        timer = loop.call_later(timeout_s, wake)
-        task.add_done_callback(wake)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            task.remove_done_callback(wake)
 
     def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
@@ -158,29 +135,34 @@ class Jobs:
             log.error("background task failed (a bug)", exc_info=task.exception())
 
     async def _execute(self, record: JobRecord) -> None:
+        """Run the job to its end. The task leaves ``_background`` itself: a done
+        callback would cost an event loop step per job."""
         try:
-            async with self._slots:
-                record.begin()
-                outcome = await run_under_deadline(self._run(record), record.timeout_s)
-        except asyncio.CancelledError:
-            await self.store.finish(record, CANCELLED, None, 0)
-            return
-        except Exception as exc:  # a bug of the runtime: the job must still end
-            log.exception("job %s: the runtime failed (a bug)", record.id)
-            outcome = None
-            body, size = results.failed(f"internal error (a bug): {exc!r}"), 0
-        if outcome is None:
-            status = FAILED
-        elif outcome.ending is Ending.DONE:
-            assert outcome.value is not None
-            body, size = outcome.value
-            status = FAILED if results.is_failure(body) else COMPLETED
-        else:
-            body = results.failed(f"job exceeded its executionTimeout ({record.timeout_s} s)")
-            status, size = TIMED_OUT, 0
-        await self.store.finish(record, status, body, size)
-        if record.webhook:
-            self._spawn(post_webhook(self._session, record.webhook, record))
+            try:
+                async with self._slots:
+                    record.begin()
+                    outcome = await run_under_deadline(self._run(record), record.timeout_s)
+            except asyncio.CancelledError:
+                await self.store.finish(record, CANCELLED, None, 0)
+                return
+            except Exception as exc:  # a bug of the runtime: the job must still end
+                log.exception("job %s: the runtime failed (a bug)", record.id)
+                outcome = None
+                body, size = results.failed(f"internal error (a bug): {exc!r}"), 0
+            if outcome is None:
+                status = FAILED
+            elif outcome.ending is Ending.DONE:
+                assert outcome.value is not None
+                body, size = outcome.value
+                status = FAILED if results.is_failure(body) else COMPLETED
+            else:
+                body = results.failed(f"job exceeded its executionTimeout ({record.timeout_s} s)")
+                status, size = TIMED_OUT, 0
+            await self.store.finish(record, status, body, size)
+            if record.webhook:
+                self._spawn(post_webhook(self._session, record.webhook, record))
+        finally:
+            self._background.discard(asyncio.current_task())
 
     async def _run(self, record: JobRecord) -> tuple[ResultBody, int]:
         """The result body as it will be answered, and its size in JSON bytes."""

@@ -40,6 +40,11 @@ EVICTED_IDS_KEPT = 10_000
 """Ids of evicted jobs remembered to explain a late 404 (a few hundred kB at most)."""
 
 
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
@@ -66,6 +71,7 @@ class JobRecord:
         self.chunk_bytes = 0
         self.dropped = 0
         self._condition: asyncio.Condition | None = None
+        self._waiters: list[asyncio.Future[None]] | None = None
 
     @property
     def _changed(self) -> asyncio.Condition:
@@ -138,12 +144,33 @@ class JobRecord:
         return body
 
     async def finish(self, status: str, result: ResultBody | None) -> None:
-        if self._condition is None:  # nobody streams: no one to wake
-            self._end(status, result)
-        else:
+        """End the job at once; then wake the stream readers (their lock may be held)."""
+        self._end(status, result)
+        if self._condition is not None:
             async with self._condition:
-                self._end(status, result)
                 self._condition.notify_all()
+
+    async def until_final(self, timeout_s: float) -> None:
+        """Until the job ends or ``timeout_s`` passes.
+
+        The end wakes the waiter itself: waiting on the job's task would cost
+        two more event loop steps (its done callback, then the waiter), on
+        every ``/runsync``.
+        """
+        if self.final:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        timer = loop.call_later(timeout_s, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            if self._waiters is not None:
+                self._waiters.remove(waiter)
 
     def _end(self, status: str, result: ResultBody | None) -> None:
         """Also drops what an ended job no longer needs: its input and its task.
@@ -156,6 +183,9 @@ class JobRecord:
         self.finished = time.monotonic()
         self.job = {"id": self.id}
         self.task = None
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            _wake(waiter)
 
     def status_body(self) -> dict[str, Any]:
         """The hosted API's status answer: id, status, timings, output or error."""
