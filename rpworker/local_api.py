@@ -66,8 +66,10 @@ def _jobs(request: web.Request) -> Jobs:
 
 async def _read_request(request: web.Request) -> dict[str, Any]:
     """The job request body ``{"input": {...}, "webhook"?, "policy"?}``, checked."""
-    if request.content.is_eof():  # the usual case: it came with the head
-        raw = await request.read()
+    if request.content.is_eof():  # the usual case: it came with the head, read it in place
+        raw = request.content.read_nowait()
+        if len(raw) > MAX_BODY_BYTES:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=len(raw))
     else:
         timeout_s = _jobs(request).settings.body_timeout_s
         try:

@@ -20,7 +20,7 @@ import aiohttp
 
 from rpworker import codec, progress, results
 from rpworker.concurrency import ElasticExecutor
-from rpworker.deadline import Ending, run_under_deadline
+from rpworker.deadline import Ending, Outcome, run_under_deadline
 from rpworker.env import number
 from rpworker.jobs import run_job
 from rpworker.store import (
@@ -141,7 +141,10 @@ class Jobs:
             try:
                 async with self._slots:
                     record.begin()
-                    outcome = await run_under_deadline(self._run(record), record.timeout_s)
+                    if record.timeout_s is None:  # the usual case, without a helper's frame
+                        outcome = Outcome(Ending.DONE, await self._run(record))
+                    else:
+                        outcome = await run_under_deadline(self._run(record), record.timeout_s)
             except asyncio.CancelledError:
                 await self.store.finish(record, CANCELLED, None, 0)
                 return

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from rpworker import local_api as local_api_module
 from tests.fixtures.local_api import StartApi
 
 FINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT")
@@ -189,3 +190,19 @@ async def test_bad_progress_values_never_break_status(local_api: StartApi) -> No
     release.set()
     assert (await api.wait_status(job["id"], *FINAL))["output"] == "done"
     json.dumps(status)
+
+
+async def test_a_body_over_the_limit_is_a_413_whether_it_came_whole_or_streamed(
+    local_api: StartApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body that came with its head is read in place: the limit holds there too."""
+    api = await local_api(lambda job: "never")
+    over = b'{"input": {"x": "' + b"x" * (20 * 1024 * 1024) + b'"}}'
+    status, answer = await api.call("POST", "/run", data=over)
+    assert (status, answer) == (413, {"error": "request body over 20 MB"})
+    monkeypatch.setattr(local_api_module, "MAX_BODY_BYTES", 1000)
+    small = await local_api(lambda job: "never")
+    status, answer = await small.call("POST", "/run", data=b'{"input": "' + b"x" * 2000 + b'"}')
+    assert status == 413
+    assert answer["error"].startswith("request body over")
+    assert (await small.post("/runsync", {"input": {"n": 1}}))["output"] == "never"
