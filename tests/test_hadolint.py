@@ -60,6 +60,15 @@ def test_matrix_rows_pass_hadolint(row: MatrixRow) -> None:
     assert result.returncode == 0, result.stdout
 
 
+def test_one_dockerfile_for_two_architectures_passes_hadolint() -> None:
+    """The bake file's shape where NVIDIA_REQUIRE_CUDA differs: a stage per architecture."""
+    options = ImageOptions(cuda="12.1", platform="linux/amd64,linux/arm64")
+    text = image.plan(options, compat.resolve(ImageOptions(cuda="12.1"))).base.dockerfile
+    assert "FROM ${TARGETARCH}" in text
+    result = hadolint(text)
+    assert result.returncode == 0, result.stdout
+
+
 def test_an_app_with_every_option_passes_hadolint(tmp_path: Path) -> None:
     (tmp_path / "handler.py").write_text("")
     (tmp_path / "requirements.txt").write_text("")

@@ -5,17 +5,27 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
+from builder.build import image
 from builder.build.bake import BAKE_FILE, write_bake
-from builder.build.matrix import MatrixError, github_matrix, load_matrix, parse_filters, select
+from builder.build.matrix import (
+    MatrixError,
+    MatrixRow,
+    github_matrix,
+    load_matrix,
+    parse_filters,
+    select,
+)
 from builder.commands.cli import main
 from builder.errors import InputError
 from builder.registry.lock import LockFile
+from tests.test_require_cuda import recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -167,6 +177,48 @@ def test_a_row_carries_its_platforms_into_bake_and_the_ci_matrix(tmp_path: Path)
     assert job["platforms"] == "linux/amd64,linux/arm64"
     assert job["cache_from"] == "type=registry,ref=127.0.0.1:5000/t/base:cu121"
     assert job["cache_to"] == "type=inline"
+
+
+BOTH = ["linux/amd64", "linux/arm64"]
+NVIDIA = {(image["version"], image["arch"]): image["require_cuda"] for image in recorded()}
+
+
+def _baked_dockerfile(tmp_path: Path, row: dict[str, object]) -> tuple[MatrixRow, str]:
+    matrix = load_matrix(_matrix_file(tmp_path, [row]))
+    write_bake(matrix, matrix.rows, tmp_path / "out")
+    return matrix.rows[0], (tmp_path / "out" / str(row["name"]) / "Dockerfile").read_text()
+
+
+def test_a_two_platform_row_bakes_each_architectures_own_nvidia_require_cuda(
+    tmp_path: Path,
+) -> None:
+    """12.1: NVIDIA's arm64 image requires only cuda>=12.1, amd64's adds driver branches.
+    One Dockerfile serves both: a stage per architecture, the build goes on from
+    TARGETARCH's, and nothing after it sets the requirement again."""
+    row, dockerfile = _baked_dockerfile(tmp_path, {**ROW, "platforms": BOTH})
+    amd64, arm64 = NVIDIA[("12.1.1", "amd64")], NVIDIA[("12.1.1", "arm64")]
+    assert amd64 != arm64
+    base = row.spec.from_ref
+    stages = (
+        f"FROM {base} AS amd64\nENV NVIDIA_REQUIRE_CUDA={json.dumps(amd64)}\n\n"
+        f"FROM {base} AS arm64\nENV NVIDIA_REQUIRE_CUDA={json.dumps(arm64)}\n\n"
+        "FROM ${TARGETARCH}\n"
+    )
+    assert stages in dockerfile
+    assert dockerfile.count("FROM ") == 3
+    assert dockerfile.count("NVIDIA_REQUIRE_CUDA=") == 2
+
+
+def test_a_two_platform_row_with_one_requirement_bakes_the_single_platform_dockerfile(
+    tmp_path: Path,
+) -> None:
+    """12.8: NVIDIA writes the same string for both, so the Dockerfile is today's."""
+    both = {**ROW, "cuda": "12.8", "torch": "2.7.1", "ubuntu": "24.04", "platforms": BOTH}
+    row, dockerfile = _baked_dockerfile(tmp_path, both)
+    single = image.plan(replace(row.options, platform="linux/amd64"), row.spec)
+    assert dockerfile == single.base.dockerfile
+    assert f'NVIDIA_REQUIRE_CUDA="{NVIDIA[("12.8.1", "arm64")]}"' in dockerfile
+    assert "TARGETARCH" not in dockerfile
 
 
 @pytest.mark.parametrize("platforms", ["linux/arm64", [], ["arm64"]])

@@ -32,6 +32,12 @@ def test_an_arm64_default_tag_names_its_architecture() -> None:
     assert arm64.base.tags == (amd64.base.tags[0] + "-arm64",)
 
 
+def test_one_dockerfile_for_several_platforms_takes_the_plain_tag() -> None:
+    """The bake file's plan: one list for every platform, so no architecture suffix."""
+    both = image_lib.plan(ImageOptions(cuda="12.1", platform="linux/amd64,linux/arm64"), SPEC)
+    assert both.base.tags == image_lib.plan(ImageOptions(cuda="12.1"), SPEC).base.tags
+
+
 def test_several_platforms_plan_one_image_each_under_tag_arch() -> None:
     options = ImageOptions(cuda="12.1", platform="linux/amd64,linux/arm64", tags=("r/x:1",))
     final, plans = image_lib.platform_plans(options, SPEC)

@@ -61,6 +61,13 @@ def test_base_images_render_as_their_golden_files(name: str) -> None:
     check_golden(name, built.base.dockerfile)
 
 
+def test_one_dockerfile_for_two_architectures_renders_as_its_golden_file() -> None:
+    """The bake file's for a 12.1 row on amd64 and arm64: NVIDIA's requirement differs."""
+    spec = compat.resolve(ImageOptions(cuda="12.1"))
+    built = image.plan(ImageOptions(cuda="12.1", platform="linux/amd64,linux/arm64"), spec)
+    check_golden("base-cuda12.1-amd64-arm64", built.base.dockerfile)
+
+
 @pytest.fixture
 def hello(tmp_path: Path) -> Path:
     return Path(shutil.copytree(EXAMPLE, tmp_path / "hello"))

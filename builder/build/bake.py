@@ -76,8 +76,7 @@ def write_bake(
     out.mkdir(parents=True, exist_ok=True)
     wheel = runtime_wheel.locate()
     for row in rows:
-        options = replace(row.options, directory=out, platform=row.platforms[0])
-        plan = image.plan(options, _pinned(row, lock))
+        plan = image.plan(replace(row.options, directory=out), _pinned(row, lock))
         context = out / row.name
         shutil.rmtree(context, ignore_errors=True)
         context.mkdir()

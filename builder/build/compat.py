@@ -7,6 +7,7 @@ Impossible combinations are refused before any build, naming the nearest valid c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
@@ -14,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from builder.build import tags
 from builder.build.require_cuda import RequireCuda
 from builder.build.spec import BaseSpec, CudaRelease, ImageOptions, TorchWheel, index_cuda
 from builder.errors import Choice, DataError, IncompatibleChoiceError
@@ -317,7 +319,7 @@ def _resolve_require_cuda(cuda: CudaRelease, platform: str | None, base_image: s
     wanted = [p.strip() for p in (platform or "linux/amd64").split(",")]
     texts = set()
     for item in wanted:
-        arch = item.removeprefix("linux/").split("/")[0]
+        arch = tags.arch(item)
         if arch not in cuda.architectures:
             known = ", ".join(cuda.architectures)
             reason = (
@@ -348,6 +350,16 @@ def for_platform(spec: BaseSpec, platform: str) -> BaseSpec:
     """``spec`` for one platform of a multi-platform build (built one platform at a time):
     refused where NVIDIA has no image for it, with that platform's NVIDIA_REQUIRE_CUDA."""
     return replace(spec, require_cuda=_resolve_require_cuda(spec.cuda, platform, spec.base_image))
+
+
+def require_cuda_by_arch(spec: BaseSpec, platforms: Sequence[str]) -> dict[str, str]:
+    """Each architecture's NVIDIA_REQUIRE_CUDA where one Dockerfile serves ``platforms``
+    whose strings differ (it then picks one by TARGETARCH); empty where
+    ``spec.require_cuda`` serves them all."""
+    by_arch = {
+        tags.arch(platform): for_platform(spec, platform).require_cuda for platform in platforms
+    }
+    return by_arch if len(set(by_arch.values())) > 1 else {}
 
 
 def _resolve_torch(data: CompatData, cuda: CudaRelease, wanted: str | None) -> TorchRelease | None:

@@ -132,7 +132,10 @@ def find_app(options: ImageOptions) -> AppSource | None:
 def plan(options: ImageOptions, spec: BaseSpec) -> Plan:
     """Render everything for ``spec`` (resolved from ``options``, its base perhaps pinned
     to a digest); touches no engine, builds nothing. Options made without
-    :func:`~builder.build.options.resolve_options` get their values checked here."""
+    :func:`~builder.build.options.resolve_options` get their values checked here.
+
+    Several platforms get one Dockerfile for all (the bake file's), each architecture
+    with its own NVIDIA_REQUIRE_CUDA; ``platform_plans`` plans one image per platform."""
     check_options(options)
     source = find_app(options)
     ca_bundle, pip_conf = options.ca_bundle is not None, "pip_conf" in options.secret_ids()
@@ -147,6 +150,7 @@ def plan(options: ImageOptions, spec: BaseSpec) -> Plan:
         spec,
         labels=labels.base_labels(spec, version),
         runtime_wheel=RUNTIME_WHEEL,
+        require_cuda_by_arch=compat.require_cuda_by_arch(spec, tags.platforms(options.platform)),
         ca_bundle=ca_bundle,
         pip_conf=pip_conf,
     )

@@ -49,6 +49,8 @@ class MatrixRow:
     name: str
     options: ImageOptions
     spec: BaseSpec
+    """The first platform's: every platform resolves (checked at load), and a build gives
+    each its own NVIDIA_REQUIRE_CUDA (``image.plan`` for the bake file, one Dockerfile)."""
     default: bool = True
     platforms: tuple[str, ...] = DEFAULT_PLATFORMS
 

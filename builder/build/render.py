@@ -33,6 +33,9 @@ class RenderInput:
     from_ref: str
     labels: dict[str, str]
     require_cuda: str = ""
+    require_cuda_by_arch: dict[str, str] = field(default_factory=dict)
+    """Set where one Dockerfile builds for architectures whose NVIDIA_REQUIRE_CUDA differs:
+    a stage per architecture, picked by BuildKit's TARGETARCH; ``require_cuda`` is unused."""
     cuda_version: str = ""
     python: str = ""
     python_source: str = "distro"

@@ -79,9 +79,9 @@ def arch(platform: str) -> str:
 def arch_suffix(platform: str | None) -> str:
     """What default tags add for a platform, so an arm64 image never takes the amd64 tag.
 
-    amd64 (and the engine's own platform, when none is named) keep the plain tag.
+    amd64, the engine's own platform (none named) and a list of several keep the plain tag.
     """
-    if platform is None or arch(platform) == DEFAULT_ARCH:
+    if platform is None or len(platforms(platform)) > 1 or arch(platform) == DEFAULT_ARCH:
         return ""
     return f"-{arch(platform)}"
 
