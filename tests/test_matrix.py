@@ -7,6 +7,7 @@ import os
 import subprocess
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -25,7 +26,7 @@ from builder.build.matrix import (
 from builder.commands.cli import main
 from builder.errors import InputError
 from builder.registry.lock import LockFile
-from tests.test_require_cuda import recorded
+from tests.test_require_cuda import recorded_string
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -180,7 +181,6 @@ def test_a_row_carries_its_platforms_into_bake_and_the_ci_matrix(tmp_path: Path)
 
 
 BOTH = ["linux/amd64", "linux/arm64"]
-NVIDIA = {(image["version"], image["arch"]): image["require_cuda"] for image in recorded()}
 
 
 def _baked_dockerfile(tmp_path: Path, row: dict[str, object]) -> tuple[MatrixRow, str]:
@@ -196,7 +196,7 @@ def test_a_two_platform_row_bakes_each_architectures_own_nvidia_require_cuda(
     One Dockerfile serves both: a stage per architecture, the build goes on from
     TARGETARCH's, and nothing after it sets the requirement again."""
     row, dockerfile = _baked_dockerfile(tmp_path, {**ROW, "platforms": BOTH})
-    amd64, arm64 = NVIDIA[("12.1.1", "amd64")], NVIDIA[("12.1.1", "arm64")]
+    amd64, arm64 = recorded_string("12.1.1", "amd64"), recorded_string("12.1.1", "arm64")
     assert amd64 != arm64
     base = row.spec.from_ref
     stages = (
@@ -217,7 +217,7 @@ def test_a_two_platform_row_with_one_requirement_bakes_the_single_platform_docke
     row, dockerfile = _baked_dockerfile(tmp_path, both)
     single = image.plan(replace(row.options, platform="linux/amd64"), row.spec)
     assert dockerfile == single.base.dockerfile
-    assert f'NVIDIA_REQUIRE_CUDA="{NVIDIA[("12.8.1", "arm64")]}"' in dockerfile
+    assert f'NVIDIA_REQUIRE_CUDA="{recorded_string("12.8.1", "arm64")}"' in dockerfile
     assert "TARGETARCH" not in dockerfile
 
 
@@ -227,6 +227,34 @@ def test_platforms_must_be_a_list_of_linux_platforms(tmp_path: Path, platforms: 
         load_matrix(_matrix_file(tmp_path, [{**ROW, "platforms": platforms}]))
 
 
+def _bake_print(out: Path, variables: dict[str, str]) -> dict[str, Any]:
+    """What `docker buildx bake --print` makes of OUT's bake file (group `all`)."""
+    done = subprocess.run(
+        ["docker", "buildx", "bake", "--print", "-f", BAKE_FILE, "all"],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **variables},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    plan: dict[str, Any] = json.loads(done.stdout)
+    return plan
+
+
+@pytest.mark.docker
+def test_a_row_with_a_stage_per_architecture_is_accepted_by_buildx_bake_print(
+    tmp_path: Path,
+) -> None:
+    matrix = load_matrix(_matrix_file(tmp_path, [{**ROW, "platforms": BOTH}]))
+    out = write_bake(matrix, matrix.rows, tmp_path / "out").parent
+    target = _bake_print(out, {})["target"]["cu121"]
+    assert target["platforms"] == BOTH
+    dockerfile = (out / target["context"] / target["dockerfile"]).read_text()
+    assert "FROM ${TARGETARCH}" in dockerfile
+
+
 @pytest.mark.docker
 def test_bake_file_is_accepted_by_buildx_bake_print(tmp_path: Path) -> None:
     out = tmp_path / "bake"
@@ -234,18 +262,7 @@ def test_bake_file_is_accepted_by_buildx_bake_print(tmp_path: Path) -> None:
         main, ["matrix", "bake", "--out", str(out), "--lock-file", str(tmp_path / "none.lock")]
     )
     assert result.exit_code == 0, result.output
-    env = {**os.environ, "REGISTRY": "127.0.0.1:5000", "TAG_PREFIX": "nightly-"}
-    done = subprocess.run(
-        ["docker", "buildx", "bake", "--print", "-f", BAKE_FILE, "all"],
-        cwd=out,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    plan = json.loads(done.stdout)
+    plan = _bake_print(out, {"REGISTRY": "127.0.0.1:5000", "TAG_PREFIX": "nightly-"})
     rows = load_matrix().rows
     assert set(plan["target"]) == {row.name for row in rows}
     first = plan["target"][rows[0].name]

@@ -20,6 +20,15 @@ def recorded() -> list[dict[str, Any]]:
     return images
 
 
+def recorded_string(version: str, arch: str) -> str:
+    """NVIDIA's own NVIDIA_REQUIRE_CUDA for one release and architecture."""
+    return next(
+        str(image["require_cuda"])
+        for image in recorded()
+        if (image["version"], image["arch"]) == (version, arch)
+    )
+
+
 def test_every_release_and_architecture_in_the_data_has_a_recorded_string() -> None:
     have = {(r["version"], r["arch"]) for r in recorded()}
     wanted = {(c.version, arch) for c in compat.load().cuda for arch in c.architectures}
