@@ -105,6 +105,7 @@ def test_with_json_a_click_usage_error_is_also_a_json_document(tmp_path: Path) -
         (["--flavor", "foo"], "--flavor"),
         (["--flavor", "base", str(tmp_path / "nope")], "JOB"),
         (["--flavor", "base"], None),
+        (["--flavr", "base"], "--flavr"),
     ):
         result = CliRunner().invoke(group, ["pick", *args, "--json"])
         assert result.exit_code == 2, result.output
@@ -114,6 +115,8 @@ def test_with_json_a_click_usage_error_is_also_a_json_document(tmp_path: Path) -
         assert found["error"] in result.stderr
     plain = CliRunner().invoke(group, ["pick", "--flavor", "foo"])
     assert plain.exit_code == 2 and plain.stdout == ""
+    after = CliRunner().invoke(group, ["pick", "--", "--json"])
+    assert after.exit_code == 2 and after.stdout == "", "--json after -- is an argument"
 
 
 @click.command(cls=Command)

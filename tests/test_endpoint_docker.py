@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,7 +82,7 @@ async def test_a_burst_adds_a_container_a_killed_one_is_replaced_idle_ones_go(
     assert len(await _running_containers(containers)) == 2
     victim = client.endpoint.queue.running[jobs[0]].worker_id
     killed = await asyncio.create_subprocess_exec(
-        engine.client(), "kill", f"{containers}-{victim}", stdout=subprocess.DEVNULL
+        engine.client(), "kill", f"{containers}-{os.getpid()}-{victim}", stdout=subprocess.DEVNULL
     )
     assert await killed.wait() == 0
     for job_id in jobs:
@@ -104,3 +108,52 @@ def test_the_playground_is_prefilled_from_the_image(
     monkeypatch.chdir(tmp_path)  # no ./test_input.json: the image's is used
     prefill = image_test_input(engine.find_builder(), seed_image)
     assert json.loads(prefill) == {"input": {"prompt": "hi"}}
+
+
+def _until_running(prefix: str, timeout_s: float = 120) -> list[str]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        listed = subprocess.run(
+            [engine.client(), "ps", "-q", "--filter", f"name={prefix}"],
+            capture_output=True,
+            text=True,
+        )
+        if listed.stdout.split():
+            return listed.stdout.split()
+        time.sleep(0.5)
+    raise AssertionError(f"no container {prefix}* started within {timeout_s} s")
+
+
+def test_the_containers_of_a_killed_rpbuild_up_are_removed_by_the_next(
+    seed_image: str, containers: str, tmp_path: Path
+) -> None:
+    """kill -9 gives rpbuild up no chance to stop its workers: the next one, on this host,
+    removes them (they would hold GPUs and poll an endpoint that is gone)."""
+    project = tmp_path / containers.removeprefix("rpbuild-up-")
+    project.mkdir()
+    rpbuild = str(Path(sys.executable).with_name("rpbuild"))
+    argv = [rpbuild, "up", seed_image, "--port", "0", "--gpu-check", "off"]
+    first = subprocess.Popen(
+        argv, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        left = _until_running(containers)
+    finally:
+        first.kill()
+        first.wait()
+    assert _until_running(containers) == left, "a killed rpbuild up leaves its containers"
+    second = subprocess.Popen(
+        argv, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert second.stdout is not None
+        said = ""
+        while "endpoint local at" not in said:
+            line = second.stdout.readline()
+            assert line, f"rpbuild up ended: {said}"
+            said += line
+        assert "removed 1 worker container(s) left by an rpbuild up that was killed" in said
+        assert set(_until_running(containers)).isdisjoint(left)
+    finally:
+        second.send_signal(signal.SIGINT)
+        second.wait(timeout=60)

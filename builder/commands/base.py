@@ -54,6 +54,8 @@ def _usage_details(error: click.UsageError) -> dict[str, Any]:
         found["source"] = param.human_readable_name
     elif hint:
         found["source"] = hint if isinstance(hint, str) else " / ".join(hint)
+    elif isinstance(error, click.NoSuchOption):
+        found["source"] = error.option_name
     return found
 
 
@@ -64,12 +66,22 @@ def _report_json(ctx: click.Context, details: dict[str, Any]) -> None:
         out.result({"ok": False, **details})
 
 
+def _asks_json(command: click.Command, args: list[str]) -> bool:
+    """Whether ``--json`` is among the options, which click's parser has not reached
+    when it meets an option it does not know."""
+    options = args[: args.index("--")] if "--" in args else args
+    return "--json" in options and any(p.name == "json" for p in command.params)
+
+
 class Command(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """--json is eager: it is set before any other parameter can fail to parse."""
+        asked = _asks_json(self, args)
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as error:
+            if asked:
+                ctx.meta[_JSON] = True
             _report_json(ctx, _usage_details(error))
             raise
 

@@ -12,7 +12,13 @@ from builder import engine
 from builder.commands.base import Command, pass_output
 from builder.commands.cmd_serve import handler_file
 from builder.dev.image_run import read_input
-from builder.endpoint.launchers import ContainerLauncher, Launcher, ProcessLauncher, engine_has_gpus
+from builder.endpoint.launchers import (
+    ContainerLauncher,
+    Launcher,
+    ProcessLauncher,
+    engine_has_gpus,
+    remove_orphans,
+)
 from builder.endpoint.pool import Scaler, ScalerSettings
 from builder.endpoint.server import Endpoint
 from builder.errors import BadReferenceError, InputError, Source
@@ -157,6 +163,11 @@ def up(
             param_hint=["--min-workers"],
         )
     launcher, test_input = _launcher(target, handler, gpus, gpu_check, env)
+    if isinstance(launcher, ContainerLauncher) and (orphans := remove_orphans()):
+        out.warn(
+            f"removed {len(orphans)} worker container(s) left by an rpbuild up that was "
+            f"killed: {', '.join(orphans)}"
+        )
     if input_file is not None:
         read_input(input_file)
         test_input = input_file.read_text(encoding="utf-8")

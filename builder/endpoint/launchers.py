@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections import deque
@@ -27,6 +28,8 @@ LineSink = Callable[[str, str], None]
 
 TAIL_LINES = 40
 STOP_GRACE_S = 10
+OWNER_LABEL = "io.rpbuild.up.owner"
+"""On every worker container: ``HOST/PID`` of the ``rpbuild up`` that started it."""
 _LAUNCH = "import sys; from rpworker.launcher import main; sys.exit(main())"
 
 
@@ -144,15 +147,55 @@ class ContainerLauncher:
         flags = [arg for key, value in variables.items() for arg in ("-e", f"{key}={value}")]
         gpus = ["--gpus", self.gpus] if self.gpus else []
         run = [engine.client(), "run", "--rm", "--name", name, "--network", "host"]
-        return [*run, *gpus, *flags, self.image]
+        return [*run, "--label", f"{OWNER_LABEL}={_owner()}", *gpus, *flags, self.image]
 
     async def start(self, worker_id: str, env: Mapping[str, str], sink: LineSink) -> WorkerProcess:
-        name = f"{self.name_prefix}-{worker_id}"
+        name = f"{self.name_prefix}-{os.getpid()}-{worker_id}"
         process = await _spawn(self.argv(name, env), os.environ)
         return WorkerProcess(worker_id, process, sink, container=name)
 
 
 Launcher = ProcessLauncher | ContainerLauncher
+
+
+def _owner(pid: int | None = None) -> str:
+    return f"{socket.gethostname()}/{os.getpid() if pid is None else pid}"
+
+
+def _gone(owner: str) -> bool:
+    """Whether the ``rpbuild up`` named by an owner label on this host has ended."""
+    host, _, pid = owner.rpartition("/")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's, or not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def remove_orphans() -> list[str]:
+    """Remove the worker containers of an ``rpbuild up`` on this host that was killed
+    (``kill -9`` gives it no chance to stop them): they would hold GPUs and poll an
+    endpoint that is gone. Returns the names removed."""
+    listed = subprocess.run(
+        [engine.client(), "ps", "--all", "--filter", f"label={OWNER_LABEL}", "--format",
+         f'{{{{.Names}}}} {{{{.Label "{OWNER_LABEL}"}}}}'],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    orphans = [
+        name
+        for name, _, owner in (line.partition(" ") for line in listed.stdout.splitlines())
+        if _gone(owner)
+    ]
+    if orphans:
+        subprocess.run(
+            [engine.client(), "rm", "--force", *orphans],
+            capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
+    return orphans
 
 
 def engine_has_gpus() -> bool:
