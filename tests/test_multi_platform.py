@@ -6,7 +6,11 @@ check runs there too; the list is assembled in the registry and verified like an
 
 from __future__ import annotations
 
+import json
 import subprocess
+import uuid
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +23,10 @@ from builder.registry.reference import parse_ref
 from tests.fixtures.cosign_keys import CosignKeys
 from tests.fixtures.docker_engine import CA_BUNDLE, STAND_IN_PYTHON, rpbuild
 from tests.fixtures.registry import LocalRegistry
+from tests.test_require_cuda import recorded_string
 
 DOCKER = "/usr/bin/docker"
+ENV_ONLY = Path(__file__).parent / "data" / "base_env_only.Dockerfile.j2"
 
 
 SPEC = compat.resolve(ImageOptions(cuda="12.1"))
@@ -102,3 +108,50 @@ def test_two_platforms_are_built_verified_pushed_and_signed_as_one_list(
     finally:
         for tag in (f"{ref}-amd64", f"{ref}-arm64"):
             subprocess.run([DOCKER, "rmi", tag], capture_output=True)
+
+
+def _image_config(tag: str) -> tuple[str, dict[str, str]]:
+    done = subprocess.run(
+        [DOCKER, "image", "inspect", "--format", "{{json .}}", tag],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    found = json.loads(done.stdout)
+    env = dict(item.split("=", 1) for item in found["Config"]["Env"])
+    return found["Architecture"], env
+
+
+@pytest.mark.docker
+@pytest.mark.registry
+@pytest.mark.arm64
+def test_one_dockerfile_builds_each_platform_with_its_own_nvidia_require_cuda(
+    docker_builder: Any, stand_in_list: str, tmp_path: Path
+) -> None:
+    """The bake file's Dockerfile for a 12.1 row on both platforms, built per platform as
+    bake does: each image's Env holds NVIDIA's string for its own architecture."""
+    options = ImageOptions(
+        directory=tmp_path,
+        cuda="12.1",
+        python=STAND_IN_PYTHON,
+        base_image=stand_in_list,
+        platform="linux/amd64,linux/arm64",
+        template=ENV_ONLY,
+    )
+    spec = compat.resolve(replace(options, platform="linux/amd64"))
+    (tmp_path / "Dockerfile").write_text(image_lib.plan(options, spec).base.dockerfile)
+    tag = f"rpbuild-test/require-by-arch:{uuid.uuid4().hex[:12]}"
+    built = []
+    try:
+        for arch in ("amd64", "arm64"):
+            built.append(f"{tag}-{arch}")
+            done = subprocess.run(
+                [DOCKER, "buildx", "build", "--platform", f"linux/{arch}", "--load",
+                 "-t", built[-1], str(tmp_path)],
+                capture_output=True, text=True, check=False, timeout=300,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            found_arch, env = _image_config(built[-1])
+            assert found_arch == arch
+            assert env["NVIDIA_REQUIRE_CUDA"] == recorded_string("12.1.1", arch)
+    finally:
+        for each in built:
+            subprocess.run([DOCKER, "rmi", each], capture_output=True)
