@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -210,6 +211,36 @@ async def test_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
     assert len(pids) == 2
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists(), rest.decode()
+
+
+async def test_a_killed_rpbuild_up_takes_its_workers_with_it(tmp_path: Path) -> None:
+    """kill -9 leaves rpbuild up no chance to stop them: the kernel sends them SIGTERM."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "handler.py").write_text(
+        "import os, pathlib, runpod\n"
+        "pathlib.Path(f'pid-{os.getpid()}').touch()\n"
+        "runpod.serverless.start({'handler': lambda job: job['input']})\n"
+    )
+    rpbuild = Path(sys.executable).with_name("rpbuild")
+    argv = [str(rpbuild), "up", str(app), "--port", "0", "--gpu-check", "off"]
+    process = await asyncio.create_subprocess_exec(*argv, stderr=asyncio.subprocess.PIPE)
+    assert process.stderr is not None
+    said: list[str] = []
+    while not any("cold start" in line for line in said):
+        line = await asyncio.wait_for(process.stderr.readline(), 60)
+        assert line, "\n".join(said)
+        said.append(line.decode())
+    process.kill()
+    await process.wait()
+    (worker,) = (int(path.name.split("-")[1]) for path in app.glob("pid-*"))
+    for _ in range(600):
+        if not Path(f"/proc/{worker}").exists():
+            break
+        await asyncio.sleep(0.1)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        raise AssertionError("the worker outlived its rpbuild up")
 
 
 @pytest.mark.parametrize(
