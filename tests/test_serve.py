@@ -218,3 +218,31 @@ def test_changes_are_described(tmp_path: Path) -> None:
         "pkg/util.py added",
     ]
     assert reload.describe({(Change.modified, "/elsewhere/x.py")}, tmp_path) == []
+
+
+def test_a_killed_serve_takes_its_worker_with_it(project: Path) -> None:
+    """`kill -9` of rpbuild serve: the worker gets SIGTERM from the kernel, frees the port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [RPBUILD, "serve", str(project), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "CI": ""},
+    )
+    assert process.stdout is not None
+    worker = 0
+    try:
+        ready = next(m for line in process.stdout if (m := READY.search(line)))
+        worker = int(ready.group(2))
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 60
+        while alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(worker), "the worker outlived its rpbuild serve"
+    finally:
+        process.kill()
+        process.wait()
+        if worker and alive(worker):
+            os.kill(worker, signal.SIGKILL)

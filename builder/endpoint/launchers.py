@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from builder import engine
+from builder.child_process import end_with_parent
 
 LineSink = Callable[[str, str], None]
 """``sink(worker_id, line)``: one line of a worker's output."""
@@ -96,18 +96,6 @@ async def _docker(*args: str) -> None:
     await process.wait()
 
 
-_PR_SET_PDEATHSIG = 1
-_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
-
-
-def _end_with_parent() -> None:
-    """In the worker's process before exec: SIGTERM when ``rpbuild up`` ends, even by
-    ``kill -9`` (Linux). A local worker then shuts down; ``docker run`` passes the
-    signal on to its container, which stops and is removed."""
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 async def _spawn(
     argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None
 ) -> asyncio.subprocess.Process:
@@ -118,7 +106,7 @@ async def _spawn(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,  # Ctrl-C reaches rpbuild, which stops workers in order
-        preexec_fn=_end_with_parent,
+        preexec_fn=end_with_parent,
     )
 
 
