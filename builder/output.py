@@ -161,8 +161,12 @@ class Output:
         self._result_line(text)
 
     def result(self, data: Any, text: str | None = None) -> None:
-        """A command's result: the JSON document with --json, else ``text`` (or pretty JSON)."""
+        """A command's result: the JSON document with --json, else ``text`` (or pretty JSON).
+
+        A JSON object says ``"ok": true``, as a failure's says false: CI reads one key."""
         if self.mode is Mode.JSON:
+            if isinstance(data, dict) and "ok" not in data:
+                data = {"ok": True, **data}
             self._result_line(json.dumps(data))
             return
         self._result_line(text if text is not None else json.dumps(data, indent=2))

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from builder import engine, output
 from builder.commands import cmd_test
 from builder.commands.cli import main
-from builder.dev.image_run import _TestModeReader, read_input, run_test_mode
+from builder.dev.image_run import Outcome, _TestModeReader, read_input, run_test_mode
 from builder.errors import InputError, Source
 from tests.fixtures.docker_engine import CA_BUNDLE, STAND_IN, STAND_IN_PYTHON, base_flags
 
@@ -83,6 +83,7 @@ def test_json_and_the_default_inputs(worker_image: str, tmp_path: Path) -> None:
     done = rpbuild("--quiet", "test", worker_image, "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
+        "ok": True,
         "image": worker_image,
         "mode": "test",
         "status": "COMPLETED",
@@ -325,3 +326,13 @@ def test_rpbuild_test_with_the_flags_of_rpbuild_image_tests_its_image(
         assert done.stdout.splitlines()[-1] == f"COMPLETED: {json.dumps(expected)}"
     finally:
         subprocess.run([engine.client(), "image", "rm", tag], capture_output=True, check=False)
+
+
+def test_the_json_verdict_is_the_jobs() -> None:
+    """`rpbuild test --json` exits 1 on a failed job: its document says ok: false."""
+    failed = Outcome(status="FAILED", result={"error": "boom"}).as_json("x:1", "test")
+    assert failed == {
+        "ok": False, "image": "x:1", "mode": "test", "status": "FAILED", "chunks": [],
+        "error": "boom",
+    }  # fmt: skip
+    assert Outcome(status="COMPLETED", result={"output": 1}).as_json("x:1", "api")["ok"] is True

@@ -52,9 +52,9 @@ def test_group_flags_reach_the_command() -> None:
         assert result.exit_code == 0, result.output
         return dict(json.loads(result.stdout))
 
-    assert run() == {"mode": "json", "verbosity": "NORMAL"}
-    assert run("--quiet") == {"mode": "json", "verbosity": "QUIET"}
-    assert run("-v") == {"mode": "json", "verbosity": "VERBOSE"}
+    assert run() == {"ok": True, "mode": "json", "verbosity": "NORMAL"}
+    assert run("--quiet") == {"ok": True, "mode": "json", "verbosity": "QUIET"}
+    assert run("-v") == {"ok": True, "mode": "json", "verbosity": "VERBOSE"}
     plain = CliRunner().invoke(group, ["-v", "show"])
     assert plain.stderr == "info\ndetail\n"
     assert json.loads(plain.stdout) == {"mode": "plain", "verbosity": "VERBOSE"}

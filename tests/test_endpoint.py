@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -184,7 +185,10 @@ async def test_refusals_are_json_errors(start_endpoint: StartEndpoint) -> None:
         assert response.status == 401
 
 
-async def test_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
+async def _up_with_workers(
+    tmp_path: Path, workers: int
+) -> tuple[asyncio.subprocess.Process, Path, list[str]]:
+    """`rpbuild up DIR` until its workers took their first poll; each leaves pid-PID in DIR."""
     app = tmp_path / "app"
     app.mkdir()
     (app / "handler.py").write_text(
@@ -193,23 +197,48 @@ async def test_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
         "runpod.serverless.start({'handler': lambda job: job['input']})\n"
     )
     rpbuild = Path(sys.executable).with_name("rpbuild")
-    argv = [str(rpbuild), "up", str(app), "--port", "0", "--min-workers", "2"]
+    argv = [str(rpbuild), "up", str(app), "--port", "0", "--min-workers", str(workers)]
     process = await asyncio.create_subprocess_exec(
         *argv, "--gpu-check", "off", stderr=asyncio.subprocess.PIPE
     )
     assert process.stderr is not None
     said: list[str] = []
-    while sum("cold start" in line for line in said) < 2:
+    while sum("cold start" in line for line in said) < workers:
         line = await asyncio.wait_for(process.stderr.readline(), 60)
         assert line, "\n".join(said)
         said.append(line.decode())
+    return process, app, said
+
+
+def _pids(app: Path) -> list[int]:
+    return [int(path.name.split("-")[1]) for path in app.glob("pid-*")]
+
+
+async def test_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
+    process, app, _ = await _up_with_workers(tmp_path, 2)
+    assert process.stderr is not None
     process.send_signal(signal.SIGINT)
     rest = await asyncio.wait_for(process.stderr.read(), 60)
     assert await process.wait() == 0, rest.decode()
-    pids = [int(path.name.split("-")[1]) for path in app.glob("pid-*")]
+    pids = _pids(app)
     assert len(pids) == 2
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists(), rest.decode()
+
+
+async def test_a_killed_rpbuild_up_takes_its_workers_with_it(tmp_path: Path) -> None:
+    """kill -9 leaves rpbuild up no chance to stop them: the kernel sends them SIGTERM."""
+    process, app, _ = await _up_with_workers(tmp_path, 1)
+    process.kill()
+    await process.wait()
+    (worker,) = _pids(app)
+    for _ in range(600):
+        if not Path(f"/proc/{worker}").exists():
+            break
+        await asyncio.sleep(0.1)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        raise AssertionError("the worker outlived its rpbuild up")
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +21,7 @@ import pytest
 
 from builder import engine
 from builder.commands.cmd_up import image_test_input
+from builder.endpoint import launchers
 from builder.endpoint.launchers import ContainerLauncher
 from builder.endpoint.pool import Scaler, WorkersFailing
 from tests.fixtures.docker_engine import SEED_TOKENS
@@ -110,50 +111,60 @@ def test_the_playground_is_prefilled_from_the_image(
     assert json.loads(prefill) == {"input": {"prompt": "hi"}}
 
 
+def _running(prefix: str) -> list[str]:
+    listed = subprocess.run(
+        [engine.client(), "ps", "-q", "--filter", f"name={prefix}"], capture_output=True, text=True
+    )
+    return listed.stdout.split()
+
+
 def _until_running(prefix: str, timeout_s: float = 120) -> list[str]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        listed = subprocess.run(
-            [engine.client(), "ps", "-q", "--filter", f"name={prefix}"],
-            capture_output=True,
-            text=True,
-        )
-        if listed.stdout.split():
-            return listed.stdout.split()
+        if running := _running(prefix):
+            return running
         time.sleep(0.5)
     raise AssertionError(f"no container {prefix}* started within {timeout_s} s")
 
 
-def test_the_containers_of_a_killed_rpbuild_up_are_removed_by_the_next(
+def test_a_killed_rpbuild_up_stops_its_containers(
     seed_image: str, containers: str, tmp_path: Path
 ) -> None:
-    """kill -9 gives rpbuild up no chance to stop its workers: the next one, on this host,
-    removes them (they would hold GPUs and poll an endpoint that is gone)."""
+    """kill -9 gives rpbuild up no chance to stop its workers: its docker run clients get
+    SIGTERM from the kernel and pass it on, so the containers stop and are removed."""
     project = tmp_path / containers.removeprefix("rpbuild-up-")
     project.mkdir()
     rpbuild = str(Path(sys.executable).with_name("rpbuild"))
     argv = [rpbuild, "up", seed_image, "--port", "0", "--gpu-check", "off"]
-    first = subprocess.Popen(
-        argv, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    up = subprocess.Popen(argv, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        left = _until_running(containers)
+        _until_running(containers)
     finally:
-        first.kill()
-        first.wait()
-    assert _until_running(containers) == left, "a killed rpbuild up leaves its containers"
-    second = subprocess.Popen(
-        argv, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+        up.kill()
+        up.wait()
+    deadline = time.monotonic() + 120
+    while _running(containers) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _running(containers) == [], "the containers outlived their rpbuild up"
+
+
+def test_containers_left_by_a_killed_rpbuild_up_are_removed(
+    seed_image: str, containers: str
+) -> None:
+    """The safety net for workers that outlived their rpbuild up (their docker run
+    killed too): the next rpbuild up removes them; another live one's stay."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    owners = {"gone": f"{socket.gethostname()}/{ended.pid}", "live": launchers._owner()}
+    for which, owner in owners.items():
+        started = subprocess.run(
+            [engine.client(), "run", "-d", "--name", f"{containers}-{which}", "--label",
+             f"{launchers.OWNER_LABEL}={owner}", "--entrypoint", "sleep", seed_image, "300"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert started.returncode == 0, started.stderr
     try:
-        assert second.stdout is not None
-        said = ""
-        while "endpoint local at" not in said:
-            line = second.stdout.readline()
-            assert line, f"rpbuild up ended: {said}"
-            said += line
-        assert "removed 1 worker container(s) left by an rpbuild up that was killed" in said
-        assert set(_until_running(containers)).isdisjoint(left)
+        assert launchers.remove_orphans() == [f"{containers}-gone"]
+        assert len(_running(containers)) == 1
     finally:
-        second.send_signal(signal.SIGINT)
-        second.wait(timeout=60)
+        subprocess.run([engine.client(), "rm", "-f", f"{containers}-live"], capture_output=True)

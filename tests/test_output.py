@@ -103,7 +103,7 @@ def test_json_mode_keeps_stdout_one_document() -> None:
     push_layers(shown)
     shown.chunk({"token": "a"})
     shown.result({"status": "COMPLETED"}, "completed")
-    assert json.loads(out.getvalue()) == {"status": "COMPLETED"}
+    assert json.loads(out.getvalue()) == {"ok": True, "status": "COMPLETED"}
     assert "layer 1a2b: pushed" in err.getvalue()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -147,12 +148,12 @@ def test_a_broken_handler_waits_for_the_fix(serve: Serve, project: Path) -> None
     assert serve.runsync({"input": {"prompt": "x"}})["output"] == [{"index": 0, "token": "fixed"}]
 
 
-@pytest.mark.parametrize("signalled", [False, True], ids=["reader_exits", "then_sigterm"])
-def test_the_worker_stops_when_the_output_pipe_closes(project: Path, signalled: bool) -> None:
-    """`rpbuild serve | head -3`: once head has gone, the worker must not hold the port."""
-    port = free_port()
+@contextlib.contextmanager
+def _serving(project: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """`rpbuild serve` on a free port, once ready, with its worker's pid; whatever the
+    test does, neither is left running (the worker would be the orphan under test)."""
     process = subprocess.Popen(
-        [RPBUILD, "serve", str(project), "--port", str(port)],
+        [RPBUILD, "serve", str(project), "--port", str(free_port())],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -163,19 +164,39 @@ def test_the_worker_stops_when_the_output_pipe_closes(project: Path, signalled: 
     try:
         ready = next(m for line in process.stdout if (m := READY.search(line)))
         worker = int(ready.group(2))
-        process.stdout.close()
-        if signalled:
-            process.send_signal(signal.SIGTERM)  # as `timeout 8 rpbuild serve | head` does
-        assert process.wait(timeout=30) == 0
-        deadline = time.monotonic() + 10
-        while alive(worker) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not alive(worker)
+        yield process, worker
     finally:
         process.kill()
         process.wait()
         if worker and alive(worker):
-            os.kill(worker, signal.SIGKILL)  # the orphan this test is about
+            os.kill(worker, signal.SIGKILL)
+
+
+def _until_gone(pid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not alive(pid)
+
+
+@pytest.mark.parametrize("signalled", [False, True], ids=["reader_exits", "then_sigterm"])
+def test_the_worker_stops_when_the_output_pipe_closes(project: Path, signalled: bool) -> None:
+    """`rpbuild serve | head -3`: once head has gone, the worker must not hold the port."""
+    with _serving(project) as (process, worker):
+        assert process.stdout is not None
+        process.stdout.close()
+        if signalled:
+            process.send_signal(signal.SIGTERM)  # as `timeout 8 rpbuild serve | head` does
+        assert process.wait(timeout=30) == 0
+        assert _until_gone(worker, 10)
+
+
+def test_a_killed_serve_takes_its_worker_with_it(project: Path) -> None:
+    """`kill -9` of rpbuild serve: the worker gets SIGTERM from the kernel, frees the port."""
+    with _serving(project) as (process, worker):
+        process.kill()
+        process.wait()
+        assert _until_gone(worker, 60), "the worker outlived its rpbuild serve"
 
 
 def test_serve_without_a_handler_names_the_fix(tmp_path: Path) -> None:

@@ -75,4 +75,4 @@ def image(out: Output, directory: Path, dry_run: bool, delivery: Delivery, **_fl
         return
     result = build_image(resolved, delivery, out)
     if out.json:
-        out.result({"ok": True, **result})
+        out.result(result)

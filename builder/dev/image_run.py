@@ -45,8 +45,9 @@ class Outcome:
         return {key: self.result[key] for key in ("output", "error") if key in self.result}
 
     def as_json(self, image: str, mode: str) -> dict[str, Any]:
-        summary = {"image": image, "mode": mode, "status": self.status, "chunks": self.chunks}
-        return summary | self.reported()
+        """``ok`` is the command's verdict: only a completed job passes."""
+        summary = {"ok": self.status == "COMPLETED", "image": image, "mode": mode}
+        return summary | {"status": self.status, "chunks": self.chunks} | self.reported()
 
 
 def project_image(directory: Path, flags: Mapping[str, Any]) -> str:

@@ -23,6 +23,7 @@ from types import FrameType
 import watchfiles
 from watchfiles import Change
 
+from builder.child_process import end_with_parent
 from builder.output import Output
 
 WATCHED_SUFFIXES = frozenset({".py", ".json", ".yaml", ".yml", ".toml", ".txt", ".cfg", ".ini"})
@@ -150,7 +151,9 @@ class Supervisor:
 
     def _start(self) -> subprocess.Popen[bytes]:
         self.out.detail(f"running {' '.join(self.command)} in {self.directory}")
-        process = self._process = subprocess.Popen(self.command, cwd=self.directory)
+        process = self._process = subprocess.Popen(
+            self.command, cwd=self.directory, preexec_fn=end_with_parent
+        )
         if self.ready_address is not None and self._wait_ready(process, self.ready_address):
             host, port = self.ready_address
             self.out.info(f"ready: http://{host}:{port} (worker pid {process.pid})")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from builder import engine
+from builder.child_process import end_with_parent
 
 LineSink = Callable[[str, str], None]
 """``sink(worker_id, line)``: one line of a worker's output."""
@@ -105,6 +106,7 @@ async def _spawn(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,  # Ctrl-C reaches rpbuild, which stops workers in order
+        preexec_fn=end_with_parent,
     )
 
 
