@@ -58,11 +58,19 @@ def worker_id() -> str:
     return os.environ.get("RUNPOD_POD_ID", "local")
 
 
+def _message(exc: BaseException) -> str:
+    """``str(exc)``, or traceback's placeholder when that raises: the job must still end."""
+    try:
+        return str(exc)
+    except Exception:
+        return "<exception str() failed>"
+
+
 def from_exception(exc: BaseException) -> ResultBody:
     """The SDK's structured error payload: a JSON string under ``error``."""
     details = {
         "error_type": str(type(exc)),
-        "error_message": str(exc),
+        "error_message": _message(exc),
         "error_traceback": "".join(traceback.format_exception(exc)),
         "hostname": os.environ.get("RUNPOD_POD_HOSTNAME", socket.gethostname()),
         "worker_id": worker_id(),

@@ -112,6 +112,24 @@ async def test_exception_gives_structured_error() -> None:
     assert {"hostname", "worker_id"} <= details.keys()
 
 
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+async def test_an_exception_whose_str_raises_still_fails_its_job() -> None:
+    # The SDK's run_job calls str(err) in its except block, so the worker itself
+    # crashes; the job here fails with traceback's own placeholder for the message.
+    def boom(job: dict[str, Any]) -> None:
+        raise Unprintable
+
+    body = await run_job(boom, JOB)
+    details = json.loads(body["error"])
+    assert details["error_type"] == f"<class '{__name__}.Unprintable'>"
+    assert details["error_message"] == "<exception str() failed>"
+    assert details["error_traceback"].rstrip().endswith("<exception str() failed>")
+
+
 async def test_yielded_error_is_streamed_and_fails_with_its_fields() -> None:
     def gen(job: dict[str, Any]) -> Iterator[Any]:
         yield "ok"
