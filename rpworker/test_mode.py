@@ -74,6 +74,8 @@ def load_job(test_input: str | None) -> Job:
         )
     if not isinstance(job, dict) or "input" not in job:
         raise TestInputError(f"{source} must be a JSON object with an 'input' key, e.g. {EXAMPLE}")
+    if job["input"] is None:
+        raise TestInputError(f"{source}: 'input' must not be null, e.g. {EXAMPLE}")
     job.setdefault("id", DEFAULT_ID)
     return job
 

@@ -121,6 +121,9 @@ def test_flag_wins_over_file_and_keeps_given_id(tmp_path: Path) -> None:
         ([], b"\xff{}", "./test_input.json is not UTF-8 text (byte 0xff at offset 0)"),
         (["--test_input", '{"prompt": "hi"}'], None, "must be a JSON object with an 'input' key"),
         (["--test_input", "[1]"], None, "must be a JSON object with an 'input' key"),
+        # The SDK's rp_local.run_local refuses a null input too ("Job has no input parameter").
+        (["--test_input", '{"input": null}'], None, "'input' must not be null"),
+        ([], '{"id": "x", "input": null}', "./test_input.json: 'input' must not be null"),
         (["--test_input", '{"input": 1}', "--test_output", "{x"], None, "--test_output is not"),
     ],
 )
