@@ -34,7 +34,8 @@ usage: rpworker FILE [flags...]     run a handler file (FILE may come from ${HAN
 Flags after FILE are the SDK's: --test_input JSON, --test_output JSON,
 --rp_serve_api, --rp_api_host, --rp_api_port, --rp_api_concurrency, --rp_log_level,
 --rp_debugger (see `rpworker FILE --help`). Without flags FILE runs one job from ./test_input.json;
-with RUNPOD_WEBHOOK_GET_JOB set it runs as a production worker.
+with RUNPOD_WEBHOOK_GET_JOB set (and neither --test_input nor --rp_serve_api, as the SDK) it
+runs as a production worker.
 """
 
 

@@ -1,7 +1,7 @@
 """``start(config)``: the entry point handlers call, choosing the mode to run in.
 
-Production (the platform sets ``RUNPOD_WEBHOOK_GET_JOB``), the local API
-(``--rp_serve_api``) or one test job; each returns an exit status and
+Production (the platform sets ``RUNPOD_WEBHOOK_GET_JOB`` and no flag asks for
+a local mode), the local API (``--rp_serve_api``) or one test job; each returns an exit status and
 ``start`` exits with it, as the SDK's ``start`` never returns either.
 """
 
@@ -14,7 +14,7 @@ from typing import NoReturn
 from rpworker import logs
 from rpworker.debugger import with_timings
 from rpworker.env import SettingError
-from rpworker.flags import parse_flags
+from rpworker.flags import Flags, parse_flags
 from rpworker.settings import job_timeout, refused
 from rpworker.types import Config
 
@@ -47,6 +47,17 @@ def check_config(config: object) -> Config:
     return config
 
 
+def _production(flags: Flags) -> bool:
+    """The platform's env selects production unless a flag asks for a local mode.
+
+    As the SDK's ``start`` serves ``--rp_serve_api`` first and its worker
+    ``_is_local`` runs ``--test_input`` whatever the env says: a test run in a
+    shell on a worker must never take the endpoint's real jobs.
+    """
+    explicit_local = flags.serve_api or flags.test_input is not None
+    return bool(os.environ.get("RUNPOD_WEBHOOK_GET_JOB")) and not explicit_local
+
+
 def start(config: Config) -> NoReturn:
     """Run the handler in ``config`` in the mode the environment and flags select."""
     config = check_config(config)
@@ -55,7 +66,7 @@ def start(config: Config) -> NoReturn:
         logs.RunPodLogger().set_level(flags.log_level_flag)
     if flags.debugger:
         config = {**config, "handler": with_timings(config["handler"])}
-    if os.environ.get("RUNPOD_WEBHOOK_GET_JOB"):
+    if _production(flags):
         from rpworker.worker import run_worker
 
         code = run_worker(config)

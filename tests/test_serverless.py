@@ -56,12 +56,44 @@ def test_production_mode_runs_the_worker(monkeypatch: pytest.MonkeyPatch) -> Non
     worker.run_worker = run_worker  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "rpworker.worker", worker)
     monkeypatch.setenv("RUNPOD_WEBHOOK_GET_JOB", "http://127.0.0.1:9/job-take/$ID?gpu=x")
-    monkeypatch.setattr(sys, "argv", ["h.py", "--test_input", '{"input": 1}'])
+    monkeypatch.setattr(sys, "argv", ["h.py", "--unknown_flag_of_the_handler"])
     config = {"handler": handler}
     with pytest.raises(SystemExit) as exited:
         start(config)
     assert exited.value.code == 3
     assert seen == [config]
+
+
+def test_test_input_runs_the_test_job_even_on_the_platform(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As the SDK's worker._is_local: --test_input wins over RUNPOD_WEBHOOK_GET_JOB."""
+    monkeypatch.setenv("RUNPOD_WEBHOOK_GET_JOB", "http://127.0.0.1:9/job-take/$ID?gpu=x")
+    monkeypatch.setattr(sys, "argv", ["h.py", "--test_input", '{"input": 1}'])
+    with pytest.raises(SystemExit) as exited:
+        start({"handler": handler})
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == '{"output": "ok"}\n'
+
+
+def test_serve_api_serves_even_on_the_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the SDK's start: --rp_serve_api is checked before the platform's env."""
+    served: list[Flags] = []
+
+    def serve(config: Any, flags: Flags, **facts: Any) -> int:
+        served.append(flags)
+        return 5
+
+    local_api = types.ModuleType("rpworker.local_api")
+    local_api.run = serve  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "rpworker.local_api", local_api)
+    monkeypatch.setenv("RUNPOD_WEBHOOK_GET_JOB", "http://127.0.0.1:9/job-take/$ID?gpu=x")
+    monkeypatch.setenv("RPWORKER_GPU_CHECK", "off")
+    monkeypatch.setattr(sys, "argv", ["h.py", "--rp_serve_api"])
+    with pytest.raises(SystemExit) as exited:
+        start({"handler": handler})
+    assert exited.value.code == 5
+    assert [f.serve_api for f in served] == [True]
 
 
 def test_test_mode_is_the_default(
