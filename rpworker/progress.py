@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rpworker.types import Job
@@ -52,9 +52,19 @@ def listening(job_id: str, listener: Listener) -> _Listening:
 
 
 def progress_update(job: Job, progress: Any) -> None:
-    """Report intermediate progress of a running job (status IN_PROGRESS)."""
-    listener = _listeners.get(str(job.get("id")))
+    """Report intermediate progress of a running job (status IN_PROGRESS).
+
+    Anything but the job dict raises, as the SDK's does (it reads ``job["id"]``),
+    so the mistake fails the job instead of dropping its progress unseen.
+    """
+    if not isinstance(job, Mapping):
+        raise TypeError(
+            "progress_update(job, progress) takes the job dict the handler was given, "
+            f"not {type(job).__name__}: pass the job itself"
+        )
+    job_id = job["id"]
+    listener = _listeners.get(str(job_id))
     if listener is None:
-        log.debug("progress for job %s ignored: it is not running here", job.get("id"))
+        log.debug("progress for job %s ignored: it is not running here", job_id)
         return
     listener(progress)

@@ -16,6 +16,7 @@ import pytest
 from rpworker.concurrency import ElasticExecutor
 from rpworker.handler import HandlerKind, classify
 from rpworker.jobs import run_job
+from rpworker.progress import progress_update
 
 JOB = {"id": "j1", "input": {"n": 3}}
 
@@ -128,6 +129,24 @@ async def test_an_exception_whose_str_raises_still_fails_its_job() -> None:
     assert details["error_type"] == f"<class '{__name__}.Unprintable'>"
     assert details["error_message"] == "<exception str() failed>"
     assert details["error_traceback"].rstrip().endswith("<exception str() failed>")
+
+
+@pytest.mark.parametrize(
+    ("given", "error_type"),
+    [(lambda job: job["id"], "TypeError"), (lambda job: {"input": 1}, "KeyError")],
+    ids=["the_id", "no_id"],
+)
+async def test_progress_update_without_the_job_fails_it_as_in_the_sdk(
+    given: Any, error_type: str
+) -> None:
+    # The SDK's rp_progress.progress_update reads job["id"] first: a str raises
+    # TypeError, a dict without an id KeyError, and the job fails.
+    def reporting(job: dict[str, Any]) -> str:
+        progress_update(given(job), "half")
+        return "done"
+
+    body = await run_job(reporting, JOB)
+    assert json.loads(body["error"])["error_type"] == f"<class '{error_type}'>"
 
 
 async def test_yielded_error_is_streamed_and_fails_with_its_fields() -> None:
