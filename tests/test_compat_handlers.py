@@ -160,6 +160,15 @@ def test_late_import_with_its_own_flags(tmp_path: Path) -> None:
     assert results["sdk"]["output"] == {"model": "large", "echo": {"x": 1}}
 
 
+def test_test_input_wins_over_the_platform_env_alike(tmp_path: Path) -> None:
+    # A test run in a shell on a serverless worker: the SDK runs the test job.
+    platform = {"RUNPOD_WEBHOOK_GET_JOB": "http://127.0.0.1:9/job-take/$ID?gpu=x"}
+    job = {"input": {"x": 1}}
+    results = {r: run_test_mode(r, "late_import", tmp_path, job, **platform) for r in RUNTIMES}
+    assert results["rpworker"] == results["sdk"]
+    assert results["sdk"] == {"output": {"model": "base", "echo": {"x": 1}}, "stopPod": True}
+
+
 @pytest.mark.parametrize("name", ["guarded_stream", "full_surface", "late_import"])
 def test_local_api_answers_alike(tmp_path: Path, name: str) -> None:
     inputs: list[Any] = {
