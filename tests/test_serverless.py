@@ -44,64 +44,56 @@ def test_flags_parsed_and_unknown_ones_left(monkeypatch: pytest.MonkeyPatch) -> 
     assert sys.argv == ["h.py", "--mine"]
 
 
-def test_production_mode_runs_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the platform's env set, start hands the config to run_worker and exits with its code."""
-    seen: list[Any] = []
+TAKE_URL = "http://127.0.0.1:9/job-take/$ID?gpu=x"
 
-    def run_worker(config: Any) -> int:
-        seen.append(config)
-        return 3
 
-    worker = types.ModuleType("rpworker.worker")
-    worker.run_worker = run_worker  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "rpworker.worker", worker)
-    monkeypatch.setenv("RUNPOD_WEBHOOK_GET_JOB", "http://127.0.0.1:9/job-take/$ID?gpu=x")
-    monkeypatch.setattr(sys, "argv", ["h.py", "--unknown_flag_of_the_handler"])
-    config = {"handler": handler}
+def _stub(monkeypatch: pytest.MonkeyPatch, module: str, function: str, code: int) -> list[Any]:
+    """Replace ``module.function`` with one that records its arguments and returns ``code``."""
+    calls: list[Any] = []
+
+    def record(*args: Any, **kwargs: Any) -> int:
+        calls.append(args)
+        return code
+
+    fake = types.ModuleType(module)
+    setattr(fake, function, record)
+    monkeypatch.setitem(sys.modules, module, fake)
+    return calls
+
+
+def _exit_code(monkeypatch: pytest.MonkeyPatch, config: Any, *argv: str) -> Any:
+    monkeypatch.setattr(sys, "argv", ["h.py", *argv])
     with pytest.raises(SystemExit) as exited:
         start(config)
-    assert exited.value.code == 3
-    assert seen == [config]
+    return exited.value.code
 
 
-def test_test_input_runs_the_test_job_even_on_the_platform(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_production_mode_runs_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the platform's env set, start hands the config to run_worker and exits with its code."""
+    calls = _stub(monkeypatch, "rpworker.worker", "run_worker", 3)
+    monkeypatch.setenv("RUNPOD_WEBHOOK_GET_JOB", TAKE_URL)
+    config = {"handler": handler}
+    assert _exit_code(monkeypatch, config, "--unknown_flag_of_the_handler") == 3
+    assert calls == [(config,)]
+
+
+@pytest.mark.parametrize("take_url", [None, TAKE_URL], ids=["local", "on_the_platform"])
+def test_test_input_runs_the_test_job(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], take_url: str | None
 ) -> None:
     """As the SDK's worker._is_local: --test_input wins over RUNPOD_WEBHOOK_GET_JOB."""
-    monkeypatch.setenv("RUNPOD_WEBHOOK_GET_JOB", "http://127.0.0.1:9/job-take/$ID?gpu=x")
-    monkeypatch.setattr(sys, "argv", ["h.py", "--test_input", '{"input": 1}'])
-    with pytest.raises(SystemExit) as exited:
-        start({"handler": handler})
-    assert exited.value.code == 0
+    if take_url is None:
+        monkeypatch.delenv("RUNPOD_WEBHOOK_GET_JOB", raising=False)
+    else:
+        monkeypatch.setenv("RUNPOD_WEBHOOK_GET_JOB", take_url)
+    assert _exit_code(monkeypatch, {"handler": handler}, "--test_input", '{"input": 1}') == 0
     assert capsys.readouterr().out == '{"output": "ok"}\n'
 
 
 def test_serve_api_serves_even_on_the_platform(monkeypatch: pytest.MonkeyPatch) -> None:
     """As the SDK's start: --rp_serve_api is checked before the platform's env."""
-    served: list[Flags] = []
-
-    def serve(config: Any, flags: Flags, **facts: Any) -> int:
-        served.append(flags)
-        return 5
-
-    local_api = types.ModuleType("rpworker.local_api")
-    local_api.run = serve  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "rpworker.local_api", local_api)
-    monkeypatch.setenv("RUNPOD_WEBHOOK_GET_JOB", "http://127.0.0.1:9/job-take/$ID?gpu=x")
+    calls = _stub(monkeypatch, "rpworker.local_api", "run", 5)
+    monkeypatch.setenv("RUNPOD_WEBHOOK_GET_JOB", TAKE_URL)
     monkeypatch.setenv("RPWORKER_GPU_CHECK", "off")
-    monkeypatch.setattr(sys, "argv", ["h.py", "--rp_serve_api"])
-    with pytest.raises(SystemExit) as exited:
-        start({"handler": handler})
-    assert exited.value.code == 5
-    assert [f.serve_api for f in served] == [True]
-
-
-def test_test_mode_is_the_default(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.delenv("RUNPOD_WEBHOOK_GET_JOB", raising=False)
-    monkeypatch.setattr(sys, "argv", ["h.py", "--test_input", '{"input": 1}'])
-    with pytest.raises(SystemExit) as exited:
-        start({"handler": handler})
-    assert exited.value.code == 0
-    assert capsys.readouterr().out == '{"output": "ok"}\n'
+    assert _exit_code(monkeypatch, {"handler": handler}, "--rp_serve_api") == 5
+    assert [flags.serve_api for _, flags in calls] == [True]
