@@ -29,6 +29,7 @@ MODULES = [
     "runpod.serverless.utils.rp_validator",
     "runpod.serverless.utils.rp_debugger",
     "runpod.serverless.utils.rp_cuda",
+    "runpod.serverless.utils.rp_ssrf",
     "runpod.serverless.modules.rp_logger",
     "runpod.serverless.modules.rp_progress",
     "runpod.serverless.modules.rp_http",
@@ -37,6 +38,13 @@ MODULES = [
 INTERNAL = {
     "runpod.serverless.utils.rp_upload": {"FMT", "TYPE_CHECKING"},  # its logging format, typing
     "runpod.serverless.modules.rp_http": {"send_result", "stream_result"},  # the SDK's own posts
+    # The SDK's own download transport (rpworker's downloads check, fetch and cap themselves).
+    "runpod.serverless.utils.rp_ssrf": {
+        "PinnedIPAdapter",
+        "iter_content_capped",
+        "resolve_and_validate",
+        "safe_get",
+    },
 }
 
 SDK_NAMES = f"""
@@ -105,6 +113,22 @@ def test_a_client_side_name_says_what_to_do(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("rpworker: error: runpod.Endpoint is part of the SDK's client")
     assert "runpod_sdk: keep" in done.stderr
+
+
+def test_a_refused_download_is_the_sdks_ssrf_error(tmp_path: Path) -> None:
+    source = """
+    from runpod.serverless.utils.rp_download import download_files_from_urls
+    from runpod.serverless.utils.rp_ssrf import SSRFError
+    def handler(job):
+        try:
+            download_files_from_urls(job["id"], ["ftp://127.0.0.1/x"])
+        except SSRFError as exc:
+            return {"refused": isinstance(exc, ValueError)}
+    """
+    done = run_rpworker(
+        str(write_handler(tmp_path, source)), "--test_input", '{"input": 1}', cwd=tmp_path
+    )
+    assert done.stdout.splitlines()[-1] == '{"output": {"refused": true}}', done.stderr
 
 
 def test_a_bucket_without_boto3_stops_the_worker_naming_the_fix(tmp_path: Path) -> None:
