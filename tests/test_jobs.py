@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -111,6 +112,46 @@ async def test_exception_gives_structured_error() -> None:
     assert details["error_message"] == "nope"
     assert "Traceback" in details["error_traceback"]
     assert {"hostname", "worker_id"} <= details.keys()
+
+
+NEEDS_CANCELLING = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="Python 3.10 has no Task.cancelling: every one is a cancel"
+)
+
+
+async def _awaits_a_cancelled_task(job: dict[str, Any]) -> None:
+    other = asyncio.ensure_future(asyncio.sleep(10))
+    other.cancel()
+    await other
+
+
+def _raises_cancelled(job: dict[str, Any]) -> None:
+    raise asyncio.CancelledError("from the handler")
+
+
+@NEEDS_CANCELLING
+@pytest.mark.parametrize("handler", [_awaits_a_cancelled_task, _raises_cancelled])
+async def test_a_cancelled_error_of_the_handler_s_own_fails_only_its_job(handler: Any) -> None:
+    """The job's task is not being cancelled: the job ends FAILED (it never ended)."""
+    for executor in (None, ElasticExecutor()):
+        body = await run_job(handler, JOB, executor=executor)
+        assert (
+            json.loads(body["error"])["error_type"] == "<class 'asyncio.exceptions.CancelledError'>"
+        )
+
+
+async def test_a_cancel_of_the_job_still_propagates() -> None:
+    started = asyncio.Event()
+
+    async def waits(job: dict[str, Any]) -> None:
+        started.set()
+        await asyncio.sleep(10)
+
+    task = asyncio.ensure_future(run_job(waits, JOB))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 class Unprintable(Exception):
