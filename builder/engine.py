@@ -331,6 +331,29 @@ def client() -> str:
     return _clients(CLIENT_CANDIDATES)[0]
 
 
+def labelled_containers(label: str) -> dict[str, str]:
+    """Every container carrying ``label``, running or not: its name and the label's value."""
+    listed = _run(
+        [client(), "ps", "--all", "--filter", f"label={label}", "--format",
+         f'{{{{.Names}}}} {{{{.Label "{label}"}}}}'],
+        timeout=60,
+    )  # fmt: skip
+    rows = (line.partition(" ") for line in listed.stdout.splitlines())
+    return {name: value for name, _, value in rows}
+
+
+def remove_containers(names: Sequence[str]) -> None:
+    """``docker rm --force``: gone, running or not."""
+    if names:
+        _run([client(), "rm", "--force", *names])
+
+
+def has_nvidia_runtime() -> bool:
+    """Whether this engine can give containers GPUs (the NVIDIA runtime is installed)."""
+    done = _run([client(), "info", "--format", "{{json .Runtimes}}"], timeout=30)
+    return done.returncode == 0 and "nvidia" in done.stdout
+
+
 _ENGINE_FAILED = 125
 """``docker run``'s status when the engine, not the container, failed."""
 

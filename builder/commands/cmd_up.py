@@ -16,7 +16,6 @@ from builder.endpoint.launchers import (
     ContainerLauncher,
     Launcher,
     ProcessLauncher,
-    engine_has_gpus,
     remove_orphans,
 )
 from builder.endpoint.pool import Scaler, ScalerSettings
@@ -45,7 +44,7 @@ def _launcher(
     _refuse_a_missing_directory(target)
     builder = engine.find_builder()
     engine.inspect(builder, target)
-    chosen = {"auto": "all" if engine_has_gpus() else None, "none": None}.get(gpus, gpus)
+    chosen = {"auto": "all" if engine.has_nvidia_runtime() else None, "none": None}.get(gpus, gpus)
     launcher = ContainerLauncher(target, f"rpbuild-up-{Path.cwd().name}", chosen, extra)
     return launcher, image_test_input(builder, target)
 

@@ -182,31 +182,7 @@ def remove_orphans() -> list[str]:
     """Remove the worker containers of an ``rpbuild up`` on this host that was killed
     (``kill -9`` gives it no chance to stop them): they would hold GPUs and poll an
     endpoint that is gone. Returns the names removed."""
-    listed = subprocess.run(
-        [engine.client(), "ps", "--all", "--filter", f"label={OWNER_LABEL}", "--format",
-         f'{{{{.Names}}}} {{{{.Label "{OWNER_LABEL}"}}}}'],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    orphans = [
-        name
-        for name, _, owner in (line.partition(" ") for line in listed.stdout.splitlines())
-        if _gone(owner)
-    ]
-    if orphans:
-        subprocess.run(
-            [engine.client(), "rm", "--force", *orphans],
-            capture_output=True, timeout=120, check=False,
-        )  # fmt: skip
+    owners = engine.labelled_containers(OWNER_LABEL)
+    orphans = [name for name, owner in owners.items() if _gone(owner)]
+    engine.remove_containers(orphans)
     return orphans
-
-
-def engine_has_gpus() -> bool:
-    """Whether this engine can give containers GPUs (the NVIDIA runtime is installed)."""
-    done = subprocess.run(
-        [engine.client(), "info", "--format", "{{json .Runtimes}}"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    return done.returncode == 0 and "nvidia" in done.stdout
