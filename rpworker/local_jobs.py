@@ -145,22 +145,13 @@ class Jobs:
                         outcome = Outcome(Ending.DONE, await self._run(record))
                     else:
                         outcome = await run_under_deadline(self._run(record), record.timeout_s)
+                status, body, size = _verdict(outcome, record.timeout_s)
             except asyncio.CancelledError:
                 await self.store.finish(record, CANCELLED, None, 0)
                 return
             except Exception as exc:  # a bug of the runtime: the job must still end
                 log.exception("job %s: the runtime failed (a bug)", record.id)
-                outcome = None
-                body, size = results.failed(f"internal error (a bug): {exc!r}"), 0
-            if outcome is None:
-                status = FAILED
-            elif outcome.ending is Ending.DONE:
-                assert outcome.value is not None
-                body, size = outcome.value
-                status = FAILED if results.is_failure(body) else COMPLETED
-            else:
-                body = results.failed(f"job exceeded its executionTimeout ({record.timeout_s} s)")
-                status, size = TIMED_OUT, 0
+                status, body, size = FAILED, results.failed(f"internal error (a bug): {exc!r}"), 0
             await self.store.finish(record, status, body, size)
             if record.webhook:
                 self._spawn(post_webhook(self._session, record.webhook, record))
@@ -218,6 +209,17 @@ class Jobs:
             },
             "workers": {"idle": self.settings.concurrency - running, "running": running},
         }
+
+
+def _verdict(
+    outcome: Outcome[tuple[ResultBody, int]], timeout_s: float | None
+) -> tuple[str, ResultBody, int]:
+    """The final status, body and its JSON size of a job that ran to an end."""
+    if outcome.ending is Ending.DONE:
+        assert outcome.value is not None
+        body, size = outcome.value
+        return FAILED if results.is_failure(body) else COMPLETED, body, size
+    return TIMED_OUT, results.failed(f"job exceeded its executionTimeout ({timeout_s} s)"), 0
 
 
 async def post_webhook(session: aiohttp.ClientSession, url: str, record: JobRecord) -> None:
