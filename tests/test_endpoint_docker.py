@@ -46,11 +46,8 @@ def containers() -> Iterator[str]:
 
 
 async def _running_containers(prefix: str) -> list[str]:
-    listed = await asyncio.create_subprocess_exec(
-        engine.client(), "ps", "-q", "--filter", f"name={prefix}", stdout=subprocess.PIPE
-    )
-    out, _ = await listed.communicate()
-    return out.decode().split()
+    """:func:`_running` off the event loop the endpoint under test runs on."""
+    return await asyncio.to_thread(_running, prefix)
 
 
 @pytest.mark.venv
