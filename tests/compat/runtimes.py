@@ -25,6 +25,7 @@ from typing import Any
 
 from builder.endpoint.emulator import Emulator
 from tests.compat.sdk import sdk_python
+from tests.fixtures.processes import stop
 
 HANDLERS = Path(__file__).resolve().parents[1] / "compat_handlers"
 RPWORKER = str(Path(sys.executable).with_name("rpworker"))
@@ -126,12 +127,7 @@ def run_api(runtime: str, name: str, base: Path, inputs: list[Any], **env: str) 
                 time.sleep(0.1)
         answers = [_post(f"http://127.0.0.1:{port}/runsync", {"input": i}) for i in inputs]
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, signal.SIGINT)
     return [{k: v for k, v in a.items() if k in ("output", "error")} for a in answers]
 
 
